@@ -1,0 +1,90 @@
+"""Idempotent POSTs: ``Idempotency-Key`` with Powertools idempotency on DynamoDB.
+
+A replay with the same key and body returns the first response; the same key with another body is 409;
+a request still running under the key is 409 too. A failed request leaves no record, so it can be retried.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.errors import (
+    FieldError,
+    IdempotencyKeyReusedError,
+    RequestInProgressError,
+    UnavailableError,
+    ValidationFailedError,
+)
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# How long a request may hold its key before a crashed attempt no longer blocks a retry.
+IN_PROGRESS_SECONDS = 30
+
+
+def check_key(key: str) -> str:
+    """Validate an Idempotency-Key header value (1-255 visible ASCII characters)."""
+    if not _KEY.match(key):
+        raise ValidationFailedError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            [FieldError("Idempotency-Key", "1 to 255 visible ASCII characters", "invalid", "header")],
+        )
+    return key
+
+
+class _InProgressWindow:
+    """Stands in for a Lambda context so Powertools expires an abandoned in-progress record."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return IN_PROGRESS_SECONDS * 1000
+
+
+class IdempotentRequests:
+    """Runs a request's work at most once per (scope, key) and replays its response."""
+
+    def __init__(self, table_name: str, ttl_seconds: int) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+        )
+
+        self._persistence = DynamoDBPersistenceLayer(table_name=table_name)
+        self._config = IdempotencyConfig(
+            event_key_jmespath="[scope, key]",
+            payload_validation_jmespath="body",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=ttl_seconds,
+            use_local_cache=False,
+        )
+
+    def run(self, scope: str, key: str, body: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Return ``work()``'s result, computed once for this scope, key and body."""
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
+        def once(request: dict[str, Any]) -> dict[str, Any]:
+            return work()
+
+        self._config.register_lambda_context(_InProgressWindow())  # type: ignore[arg-type]
+        guarded = idempotent_function(
+            once,
+            data_keyword_argument="request",
+            persistence_store=self._persistence,
+            config=self._config,
+        )
+        try:
+            result: dict[str, Any] = guarded(request={"scope": scope, "key": key, "body": body})
+        except IdempotencyValidationError as error:
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was used with another request body"
+            ) from error
+        except IdempotencyAlreadyInProgressError as error:
+            raise RequestInProgressError("a request with this Idempotency-Key is still running") from error
+        except IdempotencyPersistenceLayerError as error:
+            raise UnavailableError("idempotency storage did not answer") from error
+        return result

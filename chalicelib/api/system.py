@@ -1,0 +1,44 @@
+"""Platform routes: health and the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.api.routing import Call, Reply, Router
+from chalicelib.api.schemas import ResponseModel
+
+router = Router("system", tag="system")
+
+
+class Health(ResponseModel):
+    """The platform is up."""
+
+    status: str
+    stage: str
+    storage: str
+    scheduler: str
+    last_heartbeat: datetime
+
+
+@router.route(
+    "GET",
+    "/health",
+    summary="Health of the API, storage and scheduler",
+    auth="public",
+    response=Health,
+    problems=(503,),
+)
+def health(call: Call) -> Health:
+    """200 when the API, storage and scheduler are up; 503 problem otherwise."""
+    report = call.services.health.check()
+    return Health(
+        status="ok", stage=report.stage, storage="ok", scheduler="ok", last_heartbeat=report.last_heartbeat
+    )
+
+
+@router.route("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", auth="public")
+def openapi_document(call: Call) -> Reply:
+    """The generated OpenAPI document (the same as docs/openapi.json)."""
+    from chalicelib.api.openapi import cached_document
+
+    return Reply(cached_document())

@@ -1,0 +1,1 @@
+"""Billing: periods, proration, invoice building, numbering and payment references (KID)."""

@@ -1,0 +1,1 @@
+"""Catalog: products, plans, offers, and the VAT rates they are sold under."""

@@ -1,0 +1,127 @@
+"""One clock for the whole platform.
+
+Production reads system time. Every other stage reads the test clock stored in the main table, so that
+every Lambda sees the same time; it runs with wall time from an anchor, or stands frozen, and only ever
+moves forward. Jobs never read the clock themselves: they are given the moment they run for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.errors import ClockMovesBackwardsError
+
+DEFAULT_TIME_ZONE = ZoneInfo("Europe/Oslo")
+
+
+class Clock(Protocol):
+    """Anything that tells the platform's current instant (timezone-aware, UTC)."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        ...
+
+
+def wall_time() -> datetime:
+    """The machine's time, in UTC."""
+    return datetime.now(UTC)
+
+
+class SystemClock:
+    """Wall time: the production clock."""
+
+    def now(self) -> datetime:
+        """The machine's current instant."""
+        return wall_time()
+
+
+@dataclass
+class FixedClock:
+    """A clock that says what it is told: for pure tests."""
+
+    instant: datetime
+
+    def now(self) -> datetime:
+        """The instant it was set to."""
+        return self.instant
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """The stored test clock: ``instant`` as of wall time ``wall_anchor``; frozen or running."""
+
+    instant: datetime
+    wall_anchor: datetime
+    frozen: bool
+    version: int = 0
+
+    def now_at(self, wall: datetime) -> datetime:
+        """The platform time when the wall clock shows ``wall``."""
+        if self.frozen:
+            return self.instant
+        return self.instant + max(wall - self.wall_anchor, timedelta(0))
+
+    def advanced_to(self, target: datetime, wall: datetime, frozen: bool | None = None) -> ClockState:
+        """The state after moving to ``target``; refuses to move backwards."""
+        current = self.now_at(wall)
+        if target < current:
+            raise ClockMovesBackwardsError(
+                f"the clock is at {current.isoformat()}; it cannot move back to {target.isoformat()}"
+            )
+        return replace(
+            self,
+            instant=target,
+            wall_anchor=wall,
+            frozen=self.frozen if frozen is None else frozen,
+            version=self.version + 1,
+        )
+
+
+class ClockStateStore(Protocol):
+    """Where the test clock lives (the main table in every stage but production)."""
+
+    def load_clock(self) -> ClockState | None:
+        """The stored state, or None when never set."""
+        ...
+
+    def save_clock(self, state: ClockState, expected_version: int | None) -> None:
+        """Store the state if nobody else changed it since it was read."""
+        ...
+
+
+@dataclass
+class StoredClock:
+    """The test clock: reads the stored state on every call so that every process agrees."""
+
+    store: ClockStateStore
+    start: datetime | None = None
+    start_frozen: bool = False
+    wall: Callable[[], datetime] = wall_time
+
+    def state(self) -> ClockState:
+        """The stored state, or the configured starting state when none is stored yet."""
+        stored = self.store.load_clock()
+        if stored is not None:
+            return stored
+        wall = self.wall()
+        return ClockState(instant=self.start or wall, wall_anchor=wall, frozen=self.start_frozen, version=0)
+
+    def now(self) -> datetime:
+        """The platform's current instant."""
+        return self.state().now_at(self.wall())
+
+
+def local_date(instant: datetime, zone: ZoneInfo = DEFAULT_TIME_ZONE) -> date:
+    """The business date of ``instant`` in a legal entity's time zone."""
+    if instant.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return instant.astimezone(zone).date()
+
+
+def start_of_local_day(day: date, zone: ZoneInfo = DEFAULT_TIME_ZONE) -> datetime:
+    """The instant local ``day`` begins in ``zone``, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)

@@ -1,0 +1,67 @@
+"""Powertools Logger, Metrics and Tracer: created once here, imported everywhere else.
+
+Logs are JSON. Personal data never reaches them: :class:`PersonalDataFilter` masks the values of known
+personal fields anywhere in a log record's structured data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = "abo"
+
+PERSONAL_FIELDS = frozenset(
+    {
+        "name",
+        "email",
+        "phone",
+        "address",
+        "street",
+        "postal_code",
+        "city",
+        "birth_date",
+        "national_id",
+        "fodselsnummer",
+        "personnummer",
+        "account_number",
+        "card_number",
+        "iban",
+        "authorization",
+        "admin_token",
+    }
+)
+MASK = "***"
+
+
+def mask_personal_data(value: Any) -> Any:
+    """Return ``value`` with every personal field (at any depth) replaced by a mask."""
+    if isinstance(value, Mapping):
+        return {
+            key: MASK if str(key).lower() in PERSONAL_FIELDS else mask_personal_data(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_personal_data(item) for item in value]
+    return value
+
+
+class PersonalDataFilter(logging.Filter):
+    """Masks personal fields in the extra keys of every record before it is formatted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in list(record.__dict__.items()):
+            if key.lower() in PERSONAL_FIELDS:
+                record.__dict__[key] = MASK
+            elif isinstance(value, Mapping | list):
+                record.__dict__[key] = mask_personal_data(value)
+        return True
+
+
+logger = Logger(service=SERVICE)
+logger.addFilter(PersonalDataFilter())
+metrics = Metrics(namespace="Abo", service=SERVICE)
+tracer = Tracer(service=SERVICE)

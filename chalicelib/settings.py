@@ -1,0 +1,50 @@
+"""Settings read once from the environment (prefix ``ABO_``) and passed in; never read elsewhere."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Stage = Literal["local", "test", "dev", "staging", "production"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one deployment of Abo."""
+
+    model_config = SettingsConfigDict(env_prefix="ABO_", extra="ignore", frozen=True)
+
+    stage: Stage = "local"
+    region: str = Field(default="eu-north-1", validation_alias="AWS_REGION")
+    main_table: str = "abo-main"
+    idempotency_table: str = "abo-idempotency"
+    documents_bucket: str = "abo-documents"
+    stack_name: str = "abo"
+    # "token": bearer token compared with admin_token (local, tests). "jwt": API Gateway's Cognito
+    # authorizer has verified the caller; the route checks the group claim.
+    auth_mode: Literal["token", "jwt"] = "token"
+    admin_token: str = ""
+    admin_group: str = "abo-admin"
+    # "system": wall time (production). "stored": the test clock in the main table, shared by every Lambda.
+    clock_mode: Literal["system", "stored"] = "stored"
+    # Where a fresh stored clock starts (default: wall time), and whether it starts frozen.
+    clock_start: AwareDatetime | None = None
+    clock_frozen: bool = False
+    template_path: str = "template.yaml"
+    idempotency_ttl_seconds: int = 24 * 3600
+    problem_base_url: str = "https://abo.dev/problems/"
+    heartbeat_stale_seconds: int = 300
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        """Production has no test clock and no test routes."""
+        return self.stage == "production"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The platform's own services: the test clock, health and the scheduler heartbeat."""

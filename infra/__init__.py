@@ -1,0 +1,1 @@
+"""The local stack, packaging and benchmarking support. Nothing here runs in production."""
