@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -35,6 +35,8 @@ PERSONAL_FIELDS = frozenset(
     }
 )
 MASK = "***"
+# LogRecord's own attributes ("name" is the logger's name) are never personal data.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def mask_personal_data(value: Any) -> Any:
@@ -54,6 +56,8 @@ class PersonalDataFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in list(record.__dict__.items()):
+            if key in _RECORD_ATTRIBUTES:
+                continue
             if key.lower() in PERSONAL_FIELDS:
                 record.__dict__[key] = MASK
             elif isinstance(value, Mapping | list):
@@ -61,7 +65,13 @@ class PersonalDataFilter(logging.Filter):
         return True
 
 
-logger = Logger(service=SERVICE)
-logger.addFilter(PersonalDataFilter())
+def make_logger(stream: IO[str] | None = None, service: str = SERVICE) -> Logger:
+    """A JSON logger that masks personal data (one per service name: Powertools reuses a configured one)."""
+    made = Logger(service=service, stream=stream)
+    made.addFilter(PersonalDataFilter())
+    return made
+
+
+logger = make_logger()
 metrics = Metrics(namespace="Abo", service=SERVICE)
 tracer = Tracer(service=SERVICE)
