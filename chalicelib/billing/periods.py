@@ -14,20 +14,19 @@ same as the first.
   first such boundary and is partial unless the anchor is itself on one.
 
 Whole-day proration: a change made at any moment of local day D takes effect at the end of D; a day
-started is a day used. See ``docs/billing.md`` for the rules with worked examples.
+started is a day used. D is the business date of the change's instant, from
+:func:`chalicelib.clock.local_date` (Europe/Oslo unless the legal entity says otherwise). See
+``docs/billing.md`` for the rules with worked examples.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from chalicelib.money import Money
-
-DEFAULT_TIME_ZONE = "Europe/Oslo"
 
 _MONTHS_PER_YEAR = 12
 _DAYS_PER_WEEK = 7
@@ -195,19 +194,6 @@ def periods_between(rule: PeriodRule, start: date, end: date) -> list[Period]:
         index += 1
         periods.append(nth_period(rule, index))
     return periods
-
-
-def business_date(instant: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> date:
-    """The local date of an aware ``instant`` in ``time_zone``; daylight-saving changes move hours only."""
-    if instant.utcoffset() is None:
-        raise ValueError("an instant must carry a time zone; naive datetimes are ambiguous")
-    return instant.astimezone(ZoneInfo(time_zone)).date()
-
-
-def start_of_business_day(day: date, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
-    """The aware instant local ``day`` begins at in ``time_zone`` (midnight; 23 or 25 hours before the
-    next one on daylight-saving days)."""
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(time_zone))
 
 
 def change_effective_date(change_day: date) -> date:
