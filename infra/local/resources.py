@@ -25,6 +25,7 @@ class LocalResources:
             "ABO_MAIN_TABLE": self.tables["MainTable"],
             "ABO_IDEMPOTENCY_TABLE": self.tables["IdempotencyTable"],
             "ABO_DOCUMENTS_BUCKET": self.buckets["DocumentsBucket"],
+            "ABO_DRAFT_REBUILD_QUEUE_URL": self.queues["DraftRebuildQueue"],
         }
 
 
