@@ -25,13 +25,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.local.dropfolder import DropFolder
 from infra.local.resources import LocalResources, create_resources
+from infra.local.seed import SeededCatalog
 from infra.local.snapshot import SnapshotCounts, restore_snapshot, save_snapshot
 
 if TYPE_CHECKING:
     from chalice.local import LocalDevServer
-    from moto.server import ThreadedMotoServer
 
     from chalicelib.container import Services
+    from infra.emulator import AwsEmulator
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,7 @@ class StackSettings(BaseSettings):
     )
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
     drop_poll_seconds: float = Field(default=1.0, gt=0)
+    seed_demo_catalog: bool = Field(default=True, description="load the demo catalog into an empty platform")
 
 
 class StackError(RuntimeError):
@@ -122,6 +124,9 @@ def _forget_table_connections() -> None:
     # changes; a later stack in the same process has the same names on another port.
     from pynamodb.models import Model
 
+    from chalicelib.store.documents import forget_connections
+
+    forget_connections()
     models: list[type[Model]] = [Model]
     while models:
         model = models.pop()
@@ -141,12 +146,13 @@ class LocalStack:
         self.admin_token_generated = not self.settings.admin_token
         self.resources: LocalResources | None = None
         self.restored: SnapshotCounts | None = None
+        self.seeded: SeededCatalog | None = None
         self.drop_folders: list[DropFolder] = []
         self._drop_targets: dict[Path, str] = {}
         self._environment = _Environment()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: AwsEmulator | None = None
         self._api: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
         self._services: Services | None = None
@@ -196,9 +202,9 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
         self._set_aws_environment()
-        from moto.server import ThreadedMotoServer
+        from infra.emulator import AwsEmulator
 
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.settings.aws_port, verbose=False)
+        self._moto = AwsEmulator(HOST, self.settings.aws_port)
         self._moto.start()
 
         from chalicelib.jobs.template import load_template
@@ -226,6 +232,10 @@ class LocalStack:
         self._services = services
         # Health needs a beat; the first scheduled one may be a platform minute away.
         services.heartbeat.beat(services.clock.now(), source="local-stack")
+        if self.settings.seed_demo_catalog:
+            from infra.local.seed import seed_demo_catalog
+
+            self.seeded = seed_demo_catalog(services.catalog)
 
         self._start_workers(services, self.resources)
         self._start_api()
@@ -386,6 +396,9 @@ class LocalStack:
             f"  Queues          {', '.join(queue_names)}",
             f"  Admin token     {self.admin_token}   ({token_note})",
         ]
+        if self.seeded is not None:
+            offers = ", ".join(f"{name} {ident}" for name, ident in self.seeded.offer_ids.items())
+            lines.append(f"  Demo catalog    offers: {offers}")
         for folder in self.drop_folders:
             lines.append(f"  Drop folder     {folder.folder}/ → {self._drop_targets[folder.folder]}")
         lines += [

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
-from moto.server import ThreadedMotoServer
 
 from chalicelib.jobs.template import load_template
+from infra.emulator import AwsEmulator
 from infra.local.resources import LocalResources, create_resources
 
 REGION = "eu-north-1"
@@ -26,7 +26,7 @@ def free_port() -> int:
 def moto_server() -> Iterator[str]:
     """Run moto on a free loopback port; yields its endpoint URL."""
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = AwsEmulator(port=port)
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
