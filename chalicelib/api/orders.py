@@ -1,0 +1,116 @@
+"""Orders (admin: shops, web pages and the back office place them server to server)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt
+
+from chalicelib.api.catalog import AddressIn, Text
+from chalicelib.api.routing import Call, Router
+from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.catalog.models import Address, PaymentMethod
+from chalicelib.customers.models import CustomerType
+from chalicelib.orders.models import CustomerDetails, Order, OrderRequest, PaymentStatus
+
+router = Router("orders", tag="orders")
+
+
+class CustomerIn(RequestModel):
+    """Who orders."""
+
+    type: CustomerType
+    name: Text
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    phone: Annotated[str, Field(min_length=3, max_length=32)] | None = None
+    address: AddressIn | None = None
+    org_number: Annotated[str, Field(min_length=6, max_length=20)] | None = None
+    language: Literal["en", "nb", "sv", "da"] = "nb"
+
+
+class OrderCreate(RequestModel):
+    """An order for an offer."""
+
+    offer_id: Annotated[str, Field(min_length=1, max_length=64)]
+    payment_method: PaymentMethod
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    start_date: date | None = Field(default=None, description="ISO date; default today")
+    customer: CustomerIn
+    channel: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+
+
+class PaymentView(ResponseModel):
+    """The order's payment."""
+
+    status: PaymentStatus
+    redirect_url: str | None = None
+    kid: str | None = None
+
+
+class OrderView(ResponseModel):
+    """What an order created."""
+
+    order_id: str
+    customer_id: str
+    subscription_id: str
+    invoice_id: str
+    agreement_id: str
+    payment_method: PaymentMethod
+    new_customer: bool
+    payment: PaymentView
+
+
+def order_view(order: Order) -> OrderView:
+    """The API's shape of an order."""
+    return OrderView(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        subscription_id=order.subscription_id,
+        invoice_id=order.invoice_id,
+        agreement_id=order.agreement_id,
+        payment_method=order.payment_method,
+        new_customer=order.new_customer,
+        payment=PaymentView(**order.payment.model_dump()),
+    )
+
+
+def _request(body: OrderCreate) -> OrderRequest:
+    customer = body.customer
+    return OrderRequest(
+        offer_id=body.offer_id,
+        payment_method=body.payment_method,
+        quantity=body.quantity,
+        start_date=body.start_date,
+        channel=body.channel,
+        customer=CustomerDetails(
+            type=customer.type,
+            name=customer.name,
+            email=customer.email,
+            phone=customer.phone,
+            address=Address.model_validate(customer.address.model_dump()) if customer.address else None,
+            org_number=customer.org_number,
+            language=customer.language,
+        ),
+    )
+
+
+@router.route(
+    "POST",
+    "/v1/orders",
+    summary="Place an order",
+    status=201,
+    body=OrderCreate,
+    response=OrderView,
+    idempotent=True,
+    problems=(403,),
+)
+def place_order(call: Call) -> OrderView:
+    """Customer, subscription, payment agreement, first invoice and next draft, in one transaction."""
+    return order_view(call.services.orders.place(_request(call.body(OrderCreate))))
+
+
+@router.route("GET", "/v1/orders/{id}", summary="Read an order", response=OrderView, problems=(404,))
+def get_order(call: Call) -> OrderView:
+    """One order."""
+    return order_view(call.services.orders.order(call.path["id"]))

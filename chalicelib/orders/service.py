@@ -1,0 +1,433 @@
+"""Placing an order: in one transaction, find or create the customer, and create the subscription, the
+payment agreement, the first invoice (numbered gaplessly, with a KID), the draft of the next one, the
+customer's access (when the offer grants it on order) and the order record.
+
+Numbers come from counters read before the transaction and advanced inside it, so a concurrent order
+makes the transaction fail and this one is built again from fresh reads: numbers never skip or repeat.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from chalicelib.billing.drafting import Seller, build_draft, build_period_invoice
+from chalicelib.billing.drafts import document_item_for, renewal_index_date
+from chalicelib.billing.kid import make_invoice_kid
+from chalicelib.billing.models import Invoice, InvoiceStatus
+from chalicelib.catalog.models import AccessGrant as OfferAccess
+from chalicelib.catalog.models import Address, LegalEntity, Offer, PaymentMethod, Plan, Product
+from chalicelib.catalog.plans import MissingPlanError, load_plan_chain
+from chalicelib.catalog.service import CatalogService
+from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
+from chalicelib.clock import Clock, local_date
+from chalicelib.customers.blocks import OrderBlockService
+from chalicelib.customers.fees import FeeService
+from chalicelib.customers.identifiers import (
+    InvalidIdentifierError,
+    normalise_email,
+    normalise_organisation_number,
+    normalise_phone_number,
+)
+from chalicelib.customers.models import Customer, CustomerType, Fee
+from chalicelib.customers.service import new_customer_writes
+from chalicelib.errors import FieldError, UnavailableError, ValidationFailedError
+from chalicelib.ids import new_id
+from chalicelib.ledger.service import LedgerService
+from chalicelib.orders.models import Order, OrderPayment, OrderRequest, PaymentStatus
+from chalicelib.store import keys
+from chalicelib.store.counters import allocate_number, read_counter
+from chalicelib.store.documents import (
+    DocumentItem,
+    DocumentStore,
+    WriteConflictError,
+    document_item,
+    lookup_item,
+)
+from chalicelib.subscriptions.access import AccessService
+from chalicelib.subscriptions.models import (
+    AgreementStatus,
+    PaymentAgreement,
+    Subscription,
+    SubscriptionStatus,
+)
+from chalicelib.subscriptions.timeline import BillingPeriod, billing_periods, binding_end, phases_for_order
+from chalicelib.subscriptions.writes import subscription_item
+
+MAX_ATTEMPTS = 40
+MAX_START_AHEAD_DAYS = 366
+INVOICE_METHODS = {PaymentMethod.INVOICE, PaymentMethod.EHF, PaymentMethod.EFAKTURA}
+PROVIDER_METHODS = {PaymentMethod.CARD, PaymentMethod.VIPPS, PaymentMethod.AUTOGIRO}
+
+
+def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailedError:
+    return ValidationFailedError(message, [FieldError(field, message, code)])
+
+
+@dataclass(frozen=True)
+class OrderCatalog:
+    """Everything of the catalog one order needs, read before the transaction."""
+
+    offer: Offer
+    plan: Plan
+    plans: Mapping[str, Plan]
+    products: Mapping[str, Product]
+    entity: LegalEntity
+
+
+def _subscription_writes(
+    subscription: Subscription, plan_id: str, agreement: PaymentAgreement, invoice: Invoice, draft: Invoice
+) -> list[DocumentItem]:
+    """The items a new subscription brings: itself, its plan membership, its agreement, its first invoice
+    (with the KID lookup the bank's payments are matched by) and the draft of the next."""
+    member = keys.plan_member(plan_id, subscription.id)
+    assert invoice.kid is not None
+    return [
+        subscription_item(subscription),
+        lookup_item(member.pk, keys.subscription(subscription.id), kind="plan_member", sk=member.sk),
+        document_item("agreement", keys.agreement(agreement.id), agreement, status=agreement.status),
+        document_item_for(invoice),
+        lookup_item(keys.kid_lookup(invoice.kid), keys.invoice(invoice.id)),
+        document_item_for(draft),
+    ]
+
+
+def _agreement(method: PaymentMethod, customer: Customer, now: datetime) -> PaymentAgreement:
+    """The payment agreement an order starts: invoices are active at once; AvtaleGiro waits for the
+    payer's mandate (registered with a KID of the customer's, invoice part 0); card and Vipps wait for
+    their provider."""
+    if method in INVOICE_METHODS:
+        status = AgreementStatus.ACTIVE
+    elif method == PaymentMethod.AVTALEGIRO:
+        status = AgreementStatus.PENDING_MANDATE
+    else:
+        status = AgreementStatus.PENDING
+    return PaymentAgreement(
+        id=new_id("agr"),
+        customer_id=customer.id,
+        method=method,
+        status=status,
+        kid=make_invoice_kid(customer.number, 0) if method == PaymentMethod.AVTALEGIRO else None,
+        created_at=now,
+    )
+
+
+def _payment(method: PaymentMethod, agreement: PaymentAgreement, invoice_kid: str) -> OrderPayment:
+    """Where the order's first payment stands, and the KID the customer pays (or registers) with."""
+    if method == PaymentMethod.AVTALEGIRO:
+        return OrderPayment(status=PaymentStatus.AWAITING_MANDATE, kid=agreement.kid)
+    if method in PROVIDER_METHODS:
+        return OrderPayment(status=PaymentStatus.AWAITING_PROVIDER, kid=invoice_kid)
+    return OrderPayment(status=PaymentStatus.AWAITING_PAYMENT, kid=invoice_kid)
+
+
+def _new_customer(prepared: _Prepared, details: Mapping[str, object], now: datetime) -> Customer:
+    """The customer an order creates, with the id and number reserved for it."""
+    address = details.get("address")
+    return Customer(
+        id=prepared.new_customer_id,
+        number=prepared.new_customer_number,
+        type=CustomerType(str(details["type"])),
+        name=str(details["name"]),
+        email=str(details["email"]),
+        phone=str(details["phone"]) if details.get("phone") else None,
+        address=address if isinstance(address, Address) else None,
+        org_number=str(details["org_number"]) if details.get("org_number") else None,
+        country=str(details["country"]),
+        language=str(details["language"]),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+class _InvoiceNumberTakenError(WriteConflictError):
+    """Only the invoice counter's condition failed."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What an order reads before its attempts: the existing customer (if any) and its pending fees."""
+
+    customer: Customer | None
+    fees: list[tuple[Fee, int]]
+    new_customer_id: str
+    new_customer_number: int
+
+
+class OrderService:
+    """Places orders."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        catalog: CatalogService,
+        blocks: OrderBlockService,
+        fees: FeeService,
+        access: AccessService,
+        ledger: LedgerService,
+        clock: Clock,
+        vat_table: VatTable = DEFAULT_VAT_TABLE,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._blocks = blocks
+        self._fees = fees
+        self._access = access
+        self._ledger = ledger
+        self._clock = clock
+        self._vat = vat_table
+        # Threads of one process take turns from reading the invoice counter to committing; across
+        # processes (Lambdas) the counter's condition decides and the loser retries.
+        self._numbering = threading.Lock()
+
+    # ---- validation ----------------------------------------------------------------------------------
+
+    def _read_catalog(self, request: OrderRequest) -> OrderCatalog:
+        offer = self._store.get_document(keys.offer(request.offer_id).pk, "OFFER", Offer)
+        if offer is None:
+            raise _invalid("offer_id", f"no offer {request.offer_id}", "unknown")
+        wanted = {offer.plan_id} | ({offer.after_campaign.plan_id} if offer.after_campaign else set())
+        try:
+            plans = load_plan_chain(self._store, wanted)
+        except MissingPlanError:
+            raise _invalid(
+                "offer_id", "the offer names a plan that no longer exists", "broken_offer"
+            ) from None
+        plan = plans[offer.plan_id]
+        product_ids = {ident for p in plans.values() for ident in p.product_ids}
+        found_products = self._store.batch_get((keys.product(ident).pk, "PRODUCT") for ident in product_ids)
+        products = {item.document(Product).id: item.document(Product) for item in found_products.values()}
+        entity = self._catalog.legal_entity(plan.legal_entity_id)
+        return OrderCatalog(offer, plan, plans, products, entity)
+
+    def _normalised_customer(self, request: OrderRequest, country: str) -> dict[str, object]:
+        details = request.customer
+        errors: list[FieldError] = []
+        values: dict[str, object] = {
+            "type": details.type,
+            "name": details.name.strip(),
+            "language": details.language,
+        }
+        customer_country = details.address.country if details.address else country
+        values["country"] = customer_country
+        values["address"] = details.address
+        try:
+            values["email"] = normalise_email(details.email)
+        except InvalidIdentifierError as error:
+            errors.append(error.to_field_error("customer.email"))
+        if details.phone:
+            try:
+                values["phone"] = normalise_phone_number(details.phone, customer_country)
+            except InvalidIdentifierError as error:
+                errors.append(error.to_field_error("customer.phone"))
+        if details.type == CustomerType.ORGANIZATION:
+            if not details.org_number:
+                errors.append(
+                    FieldError("customer.org_number", "an organisation needs its number", "missing")
+                )
+            else:
+                try:
+                    values["org_number"] = normalise_organisation_number(details.org_number, customer_country)
+                except InvalidIdentifierError as error:
+                    errors.append(error.to_field_error("customer.org_number"))
+        elif details.org_number:
+            errors.append(FieldError("customer.org_number", "only organisations have one", "not_allowed"))
+        if errors:
+            raise ValidationFailedError("the customer's details are not valid", errors)
+        return values
+
+    def _check_offer(self, request: OrderRequest, catalog: OrderCatalog, today: date) -> date:
+        offer = catalog.offer
+        if not offer.is_open_on(today):
+            raise _invalid("offer_id", "the offer is not open for orders today", "offer_closed")
+        if request.payment_method not in offer.payment_methods:
+            allowed = ", ".join(method.value for method in offer.payment_methods)
+            raise _invalid("payment_method", f"this offer takes {allowed}", "method_not_allowed")
+        start = request.start_date or today
+        if start < today:
+            raise _invalid("start_date", "a subscription cannot start in the past", "in_past")
+        if start > today + timedelta(days=MAX_START_AHEAD_DAYS):
+            raise _invalid("start_date", "a subscription starts within a year", "too_far")
+        missing = [
+            ident
+            for plan in catalog.plans.values()
+            for ident in plan.product_ids
+            if ident not in catalog.products
+        ]
+        if missing:
+            raise _invalid("offer_id", "the offer's plan names products that no longer exist", "broken_offer")
+        return start
+
+    # ---- placing -------------------------------------------------------------------------------------
+
+    def place(self, request: OrderRequest) -> Order:
+        """Place an order; retried internally while concurrent orders take the same numbers."""
+        now = self._clock.now()
+        catalog = self._read_catalog(request)
+        today = local_date(now)
+        start = self._check_offer(request, catalog, today)
+        details = self._normalised_customer(request, catalog.entity.country)
+        prepared = self._prepare(details, catalog)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self._numbering:
+                    return self._attempt(request, catalog, details, prepared, start, today, now)
+            except _InvoiceNumberTakenError:
+                # A concurrent order took the next invoice number: read the counter again.
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 4)))
+            except WriteConflictError:
+                # Something else moved: the same new customer created concurrently, fees invoiced, access
+                # changed. Read it all again.
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 4)))
+                prepared = self._prepare(details, catalog)
+        raise UnavailableError("too many concurrent orders; try again")
+
+    def _prepare(self, details: Mapping[str, object], catalog: OrderCatalog) -> _Prepared:
+        customer = self._find_customer(details)
+        self._blocks.check(
+            customer_id=customer.id if customer else None,
+            email=str(details["email"]),
+            phone=str(details["phone"]) if details.get("phone") else None,
+            org_number=str(details["org_number"]) if details.get("org_number") else None,
+        )
+        fees = (
+            [
+                (fee, version)
+                for fee, version in self._fees.pending_with_versions(customer.id)
+                if fee.currency == catalog.plan.currency
+            ]
+            if customer
+            else []
+        )
+        if customer is not None:
+            return _Prepared(customer, fees, "", 0)
+        number = allocate_number(keys.customer_number_counter(), catalog.entity.customer_number_start)
+        return _Prepared(None, fees, new_id("cus"), number)
+
+    def _find_customer(self, details: Mapping[str, object]) -> Customer | None:
+        if details["type"] == CustomerType.ORGANIZATION:
+            lookup = keys.org_lookup(str(details["country"]), str(details["org_number"]))
+        else:
+            lookup = keys.email_lookup(str(details["email"]))
+        return self._store.follow(lookup, Customer)
+
+    def _attempt(
+        self,
+        request: OrderRequest,
+        catalog: OrderCatalog,
+        details: Mapping[str, object],
+        prepared: _Prepared,
+        start: date,
+        today: date,
+        now: datetime,
+    ) -> Order:
+        customer = prepared.customer
+        creates: list[DocumentItem] = []
+        replaces: list[tuple[DocumentItem, int]] = []
+        updates = []
+        new_customer = customer is None
+        fees_with_versions = prepared.fees
+        if customer is None:
+            customer = _new_customer(prepared, details, now)
+            creates.extend(new_customer_writes(customer))
+        invoices = read_counter(
+            keys.invoice_number_counter(catalog.entity.id), catalog.entity.invoice_number_start
+        )
+        (invoice_number,), invoice_claim = invoices.take()
+        updates.append(invoice_claim)
+
+        subscription_id = new_id("sub")
+        phases = phases_for_order(catalog.offer, catalog.plan, start)
+        periods = billing_periods(phases, catalog.plans)
+        first: BillingPeriod = next(periods)
+        second: BillingPeriod = next(periods)
+        method = request.payment_method
+        agreement = _agreement(method, customer, now)
+        status = SubscriptionStatus.PENDING if method in PROVIDER_METHODS else SubscriptionStatus.ACTIVE
+        subscription = Subscription(
+            id=subscription_id,
+            customer_id=customer.id,
+            customer_number=customer.number,
+            legal_entity_id=catalog.entity.id,
+            offer_id=catalog.offer.id,
+            order_id=new_id("ord"),
+            product_ids=catalog.plan.product_ids,
+            quantity=request.quantity,
+            status=status,
+            payment_method=method,
+            agreement_id=agreement.id,
+            currency=catalog.plan.currency.value,
+            language=customer.language,
+            start_date=start,
+            phases=phases,
+            binding_end=binding_end(phases, catalog.plans),
+            invoiced_period=first.dates,
+            created_at=now,
+        )
+        seller = Seller(catalog.entity, self._vat)
+        fees = [fee for fee, _ in fees_with_versions]
+        kid = make_invoice_kid(customer.number, invoice_number)
+        invoice = build_period_invoice(
+            seller,
+            subscription,
+            first,
+            catalog.products,
+            fees,
+            now,
+            InvoiceStatus.ISSUED,
+            today,
+            today + timedelta(days=catalog.entity.due_days_for(method)),
+        ).model_copy(update={"number": invoice_number, "kid": kid, "issued_at": now})
+        # The ledger's entry joins this transaction; customer credit may pay the invoice at once.
+        ledger_writes = self._ledger.invoice_issued_writes(invoice)
+        invoice = ledger_writes.invoice or invoice
+        creates.extend(ledger_writes.creates)
+        replaces.extend(ledger_writes.replaces)
+        updates.extend(ledger_writes.updates)
+        draft = build_draft(seller, subscription, second, catalog.products, [], now)
+        subscription = subscription.model_copy(
+            update={"next_invoice_id": draft.id, "next_invoice_date": renewal_index_date(draft, today)}
+        )
+        creates.extend(_subscription_writes(subscription, catalog.plan.id, agreement, invoice, draft))
+        replaces.extend(self._fees.invoiced_writes(fees_with_versions, invoice.id))
+        if catalog.offer.access == OfferAccess.ON_ORDER and method not in PROVIDER_METHODS:
+            grant_creates, grant_replaces = self._access.grant_writes(
+                customer.id, catalog.plan.product_ids, subscription.id, first.period.end
+            )
+            creates.extend(grant_creates)
+            replaces.extend(grant_replaces)
+        payment = _payment(method, agreement, kid)
+        order = Order(
+            id=subscription.order_id,
+            offer_id=catalog.offer.id,
+            customer_id=customer.id,
+            subscription_id=subscription.id,
+            invoice_id=invoice.id,
+            agreement_id=agreement.id,
+            payment_method=method,
+            payment=payment,
+            channel=request.channel,
+            new_customer=new_customer,
+            created_at=now,
+        )
+        creates.append(document_item("order", keys.order(order.id), order))
+        try:
+            self._store.write(creates, replaces, updates=updates)
+        except WriteConflictError as error:
+            if error.failed == [len(creates) + len(replaces)]:
+                raise _InvoiceNumberTakenError(error.detail, error.failed) from error
+            raise
+        return order
+
+    def order(self, order_id: str) -> Order:
+        """One order, or 404."""
+        from chalicelib.errors import NotFoundError
+
+        found = self._store.get_document(keys.order(order_id).pk, "ORDER", Order)
+        if found is None:
+            raise NotFoundError(f"no order {order_id}")
+        return found

@@ -1,0 +1,45 @@
+"""How a subscription is stored: its document, its customer listing, and its place in the renewal index."""
+
+from __future__ import annotations
+
+import zlib
+
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentItem, Keys, document_item
+from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+
+RENEWAL_SHARDS = 16
+
+
+def renewal_shard(subscription_id: str) -> int:
+    """The shard of the renewal index a subscription is in (stable: CRC32 of its id)."""
+    return zlib.crc32(subscription_id.encode()) % RENEWAL_SHARDS
+
+
+def renewal_partition(day: str, shard: int) -> str:
+    """The renewal index partition for invoices due to be issued on ``day`` in ``shard``."""
+    return f"RENEW#{day}#{shard:02d}"
+
+
+def subscription_item(subscription: Subscription, version: int = 1) -> DocumentItem:
+    """The stored item: listed under the customer, and in the renewal index while a draft waits."""
+    base = keys.subscription(subscription.id, subscription.customer_id, subscription.created_at)
+    renews = subscription.next_invoice_date is not None and subscription.status not in (
+        SubscriptionStatus.STOPPED,
+        SubscriptionStatus.ENDED,
+    )
+    gsi2 = (
+        (
+            renewal_partition(subscription.next_invoice_date.isoformat(), renewal_shard(subscription.id)),
+            subscription.id,
+        )
+        if renews and subscription.next_invoice_date
+        else None
+    )
+    return document_item(
+        "subscription",
+        Keys(base.pk, base.sk, gsi1=base.gsi1, gsi2=gsi2),
+        subscription,
+        status=subscription.status,
+        version=version,
+    )
