@@ -1,0 +1,1 @@
+"""Accounts receivable ("kundereskontro"): every customer's open items, balance and ledger entries."""
