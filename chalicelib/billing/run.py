@@ -1,0 +1,353 @@
+"""The invoice run: each day, issue every draft whose invoice date has come, and draft the next ones.
+
+The planner reads no subscriptions: it sends one work item per (renewal date, shard) through SQS. A worker
+reads its partition of the renewal index a page at a time, reads those subscriptions and drafts in one
+BatchGetItem, and issues them in transactions of up to :data:`BATCH` renewals that also move the invoice
+counter by the batch's size, so numbers stay gapless without one counter write per invoice.
+
+Idempotent: an invoice's id is fixed by its subscription and period; a renewal only applies while the
+subscription and draft are at the versions read, so a rerun, a redelivered message or a second worker
+finds nothing left to do. A batch that loses a race is retried one renewal at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.billing.drafting import Seller
+from chalicelib.billing.drafts import document_item_for
+from chalicelib.billing.kid import make_invoice_kid
+from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
+from chalicelib.billing.renewal import Renewal, due_for_renewal, renew
+from chalicelib.catalog.models import LegalEntity, Plan, Product
+from chalicelib.catalog.plans import load_plan_chain
+from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
+from chalicelib.customers.fees import FeeService
+from chalicelib.customers.models import Fee
+from chalicelib.ledger.service import LedgerService
+from chalicelib.store import keys
+from chalicelib.store.counters import read_counter
+from chalicelib.store.documents import (
+    DocumentItem,
+    DocumentStore,
+    WriteConflictError,
+    decode_cursor,
+    encode_cursor,
+)
+from chalicelib.subscriptions.models import Subscription
+from chalicelib.subscriptions.writes import RENEWAL_SHARDS, renewal_partition, subscription_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+BATCH = 12  # renewals per transaction: up to 7 items each with the ledger's, plus the counter, within 100
+PAGE = 48
+
+
+@dataclass
+class ShardReport:
+    """What one work item did."""
+
+    day: date
+    shard: int
+    issued: list[str] = field(default_factory=list)
+    skipped: int = 0
+    retried_singly: int = 0
+
+
+@dataclass
+class _CatalogCache:
+    """The catalog documents one work item has read."""
+
+    entities: dict[str, LegalEntity] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    subscription: Subscription
+    version: int
+    draft_version: int | None
+
+
+class InvoiceRun:
+    """Plans and works the daily invoice run."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        fees: FeeService,
+        sqs: SQSClient,
+        queue_url: str,
+        ledger: LedgerService | None = None,
+        vat_table: VatTable = DEFAULT_VAT_TABLE,
+    ) -> None:
+        self._store = store
+        self._fees = fees
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._ledger = ledger
+        self._vat = vat_table
+
+    # ---- planning --------------------------------------------------------------------------------------
+
+    def plan(self, run_date: date) -> int:
+        """Queue one work item per shard of the run date; returns how many were queued.
+
+        Nothing is indexed for a day on or before the day it is written (see ``renewal_index_date``), so
+        each day's partitions are complete when its run starts; a day whose run was missed is planned by
+        that day's own scheduled moment (EventBridge retries, and the test clock runs every moment)."""
+        items = [
+            {"day": run_date.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
+            for shard in range(RENEWAL_SHARDS)
+        ]
+        for start in range(0, len(items), 10):
+            chunk = items[start : start + 10]
+            self._sqs.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "MessageBody": json.dumps(item)} for i, item in enumerate(chunk)],
+            )
+        return len(items)
+
+    # ---- working ---------------------------------------------------------------------------------------
+
+    def work(self, day: date, shard: int, run_date: date, now: datetime) -> ShardReport:
+        """Issue everything due in one partition of the renewal index."""
+        # Catalog reads are cached for one work item only: a warm Lambda must see the next price change.
+        cache = _CatalogCache()
+        report = ShardReport(day, shard)
+        cursor: str | None = None
+        while True:
+            start = decode_cursor(cursor, ("gsi2pk", "gsi2sk"))
+            results = DocumentItem.gsi2.query(
+                renewal_partition(day.isoformat(), shard), limit=PAGE, last_evaluated_key=start
+            )
+            subscription_ids = [item.gsi2sk for item in results if item.gsi2sk]
+            self._work_page(cache, subscription_ids, run_date, now, report)
+            cursor = encode_cursor(results.last_evaluated_key)
+            if cursor is None:
+                return report
+
+    def _work_page(
+        self,
+        cache: _CatalogCache,
+        subscription_ids: list[str],
+        run_date: date,
+        now: datetime,
+        report: ShardReport,
+    ) -> None:
+        if not subscription_ids:
+            return
+        candidates = self._read(subscription_ids)
+        renewals: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]] = []
+        for candidate in candidates:
+            prepared = self._prepare(cache, candidate, run_date, now)
+            if prepared is None:
+                report.skipped += 1
+            else:
+                renewals.append((prepared[0], candidate, prepared[1]))
+        for batch in _batches(renewals):
+            try:
+                report.issued.extend(self._commit(cache, batch))
+            except WriteConflictError:
+                # Someone changed one of these meanwhile (a second worker, a customer's change): take them
+                # one at a time from fresh reads.
+                for _, candidate, _ in batch:
+                    report.retried_singly += 1
+                    issued = self._retry_one(cache, candidate.subscription.id, run_date, now)
+                    report.issued.extend(issued)
+
+    def _read(self, subscription_ids: Sequence[str]) -> list[_Candidate]:
+        subscription_keys = [(keys.subscription(ident).pk, "SUB") for ident in subscription_ids]
+        items = self._store.batch_get(subscription_keys)
+        subscriptions = [
+            (items[key].document(Subscription), int(items[key].version))
+            for key in subscription_keys
+            if key in items
+        ]
+        draft_keys = [
+            (keys.invoice(s.next_invoice_id).pk, "INVOICE") for s, _ in subscriptions if s.next_invoice_id
+        ]
+        drafts = self._store.batch_get(draft_keys)
+        candidates = []
+        for subscription, version in subscriptions:
+            draft = (
+                drafts.get((keys.invoice(subscription.next_invoice_id).pk, "INVOICE"))
+                if subscription.next_invoice_id
+                else None
+            )
+            draft_version = (
+                int(draft.version) if draft is not None and draft.status == InvoiceStatus.DRAFT else None
+            )
+            candidates.append(_Candidate(subscription, version, draft_version))
+        return candidates
+
+    def _context(
+        self, cache: _CatalogCache, subscription: Subscription
+    ) -> tuple[Seller, dict[str, Plan], dict[str, Product]]:
+        entity_id = subscription.legal_entity_id
+        if entity_id not in cache.entities:
+            found = self._store.get_document(keys.legal_entity(entity_id).pk, "ENTITY", LegalEntity)
+            if found is None:
+                raise LookupError(f"legal entity {entity_id} is gone")
+            cache.entities[entity_id] = found
+        missing = {p.plan_id for p in subscription.phases} - set(cache.plans)
+        if missing:
+            cache.plans.update(load_plan_chain(self._store, missing))
+        product_ids = {i for plan in cache.plans.values() for i in plan.product_ids} - set(cache.products)
+        if product_ids:
+            found_products = self._store.batch_get((keys.product(i).pk, "PRODUCT") for i in product_ids)
+            cache.products.update(
+                {p.id: p for p in (item.document(Product) for item in found_products.values())}
+            )
+        return Seller(cache.entities[entity_id], self._vat), cache.plans, cache.products
+
+    def _prepare(
+        self, cache: _CatalogCache, candidate: _Candidate, run_date: date, now: datetime
+    ) -> tuple[Renewal, list[tuple[Fee, int]]] | None:
+        subscription = candidate.subscription
+        seller, plans, products = self._context(cache, subscription)
+        due = due_for_renewal(seller, subscription, plans, run_date)
+        if due is None:
+            return None
+        fees = self._fees_on_draft(candidate)
+        renewal = renew(
+            seller, subscription, due, plans, products, [fee for fee, _ in fees], 0, run_date, now
+        )
+        return renewal, fees
+
+    def _fees_on_draft(self, candidate: _Candidate) -> list[tuple[Fee, int]]:
+        """Fees the draft promised, if it promised any (only then is the customer's partition read)."""
+        draft_id = candidate.subscription.next_invoice_id
+        if candidate.draft_version is None or draft_id is None:
+            return []
+        draft = self._store.get_document(keys.invoice(draft_id).pk, "INVOICE", Invoice)
+        promised = {line.reference for line in (draft.lines if draft else []) if line.kind == LineKind.FEE}
+        if not promised:
+            return []
+        return [
+            (fee, v)
+            for fee, v in self._fees.pending_with_versions(candidate.subscription.customer_id)
+            if fee.id in promised
+        ]
+
+    def _commit(
+        self, cache: _CatalogCache, batch: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]
+    ) -> list[str]:
+        if not batch:
+            return []
+        entity_id = batch[0][0].invoice.legal_entity_id
+        if any(renewal.invoice.legal_entity_id != entity_id for renewal, _, _ in batch):
+            issued: list[str] = []
+            for one in batch:
+                issued.extend(self._commit(cache, [one]))
+            return issued
+        entity = cache.entities[entity_id]
+        counter = read_counter(keys.invoice_number_counter(entity_id), entity.invoice_number_start)
+        numbers, claim = counter.take(len(batch))
+        creates: list[DocumentItem] = []
+        replaces: list[tuple[DocumentItem, int]] = []
+        updates: list[tuple[Any, list[Any], Any]] = [claim]
+        issued = []
+        book = self._ledger.book() if self._ledger is not None else None
+        if book is not None:
+            # One BatchGetItem for the batch's ledger accounts instead of a read per renewal.
+            book.prefetch_accounts(
+                (r.invoice.customer_id, r.invoice.legal_entity_id, r.invoice.currency.value)
+                for r, _, _ in batch
+            )
+        for number, (renewal, candidate, fees) in zip(numbers, batch, strict=True):
+            invoice = renewal.invoice.model_copy(
+                update={"number": number, "kid": _kid(renewal.invoice, candidate.subscription, number)}
+            )
+            if self._ledger is not None:
+                # The ledger's entry and open item join this transaction; customer credit may pay the
+                # invoice at once, so the ledger's copy of the invoice is the one stored.
+                ledger_writes = self._ledger.invoice_issued_writes(invoice, book=book)
+                invoice = ledger_writes.invoice or invoice
+                creates.extend(ledger_writes.creates)
+                replaces.extend(ledger_writes.replaces)
+                updates.extend(ledger_writes.updates)
+            issued.append(invoice.id)
+            invoice_item = document_item_for(invoice)
+            if candidate.draft_version is not None and candidate.subscription.next_invoice_id == invoice.id:
+                replaces.append((invoice_item, candidate.draft_version))
+            else:
+                creates.append(invoice_item)
+                stale = candidate.subscription.next_invoice_id
+                if stale and stale != invoice.id and candidate.draft_version is not None:
+                    replaces.append((_voided(stale, self._store), candidate.draft_version))
+            creates.append(_kid_lookup(invoice))
+            if renewal.draft is not None:
+                creates.append(document_item_for(renewal.draft))
+            replaces.append((subscription_item(renewal.subscription, candidate.version), candidate.version))
+            replaces.extend(self._fees.invoiced_writes(fees, invoice.id))
+        self._store.write(creates, replaces, updates=updates)
+        return issued
+
+    def _retry_one(
+        self, cache: _CatalogCache, subscription_id: str, run_date: date, now: datetime
+    ) -> list[str]:
+        for _ in range(5):
+            candidates = self._read([subscription_id])
+            if not candidates:
+                return []
+            prepared = self._prepare(cache, candidates[0], run_date, now)
+            if prepared is None:
+                return []
+            try:
+                return self._commit(cache, [(prepared[0], candidates[0], prepared[1])])
+            except WriteConflictError:
+                continue
+        raise WriteConflictError(f"subscription {subscription_id} kept changing during the run", [])
+
+
+def _batches(
+    renewals: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]],
+) -> list[list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]]:
+    """Transactions of at most :data:`BATCH` renewals, each customer at most once per transaction (its
+    ledger account may be written once per transaction)."""
+    batches: list[list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]] = []
+    customers: list[set[str]] = []
+    for renewal in renewals:
+        customer = renewal[1].subscription.customer_id
+        for batch, seen in zip(batches, customers, strict=True):
+            if len(batch) < BATCH and customer not in seen:
+                batch.append(renewal)
+                seen.add(customer)
+                break
+        else:
+            batches.append([renewal])
+            customers.append({customer})
+    return batches
+
+
+def _kid(invoice: Invoice, subscription: Subscription, number: int) -> str:
+    del invoice
+    return make_invoice_kid(subscription.customer_number, number)
+
+
+def _kid_lookup(invoice: Invoice) -> DocumentItem:
+    from chalicelib.store.documents import lookup_item
+
+    assert invoice.kid is not None
+    return lookup_item(keys.kid_lookup(invoice.kid), keys.invoice(invoice.id))
+
+
+def _voided(draft_id: str, store: DocumentStore) -> DocumentItem:
+    """A stale draft (for another period than the one issued) marked void, so it is not shown as next."""
+    draft = store.get_document(keys.invoice(draft_id).pk, "INVOICE", Invoice)
+    if draft is None:
+        raise WriteConflictError(f"draft {draft_id} vanished", [])
+    return document_item_for(draft.model_copy(update={"status": InvoiceStatus.VOID}))
+
+
+def parse_work_item(body: str) -> tuple[date, int, date]:
+    """(renewal date, shard, run date) from a queued work item."""
+    message: Mapping[str, Any] = json.loads(body)
+    return date.fromisoformat(message["day"]), int(message["shard"]), date.fromisoformat(message["run_date"])
