@@ -1,0 +1,193 @@
+"""template.yaml: every schedule and every S3 → SQS path reaches a handler, every consumed queue has a dead
+letter queue, and the local stack creates exactly what the template declares."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.jobs.schedule import parse_schedule
+from chalicelib.jobs.template import load_template, logical_id_of, read_wiring, resolve_name
+from infra.local.resources import LocalResources
+from tests.support.aws import REGION
+
+pytestmark = pytest.mark.contract
+
+TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
+WIRING = read_wiring(TEMPLATE)
+SQS_DEFAULT_VISIBILITY_TIMEOUT = 30
+SQS_DEFAULT_RETENTION = 345_600
+
+
+def _of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource.get("Properties", {})
+        for logical_id, resource in TEMPLATE["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def _function_setting(logical_id: str, name: str) -> Any:
+    properties = TEMPLATE["Resources"][logical_id]["Properties"]
+    return properties.get(name, TEMPLATE.get("Globals", {}).get("Function", {}).get(name))
+
+
+def _assert_handler(handler: str) -> None:
+    module, _, attribute = handler.rpartition(".")
+    assert callable(getattr(importlib.import_module(module), attribute)), handler
+
+
+@pytest.mark.parametrize("schedule", WIRING.schedules, ids=lambda s: s.name)
+def test_every_schedule_parses_and_reaches_a_handler(schedule: Any) -> None:
+    parse_schedule(schedule.expression)
+    assert schedule.catch_up in ("every", "latest")
+    _assert_handler(schedule.handler)
+
+
+@pytest.mark.parametrize("consumer", WIRING.queues, ids=lambda q: q.function)
+def test_every_queue_consumer_reaches_a_handler(consumer: Any) -> None:
+    _assert_handler(consumer.handler)
+    # Lambda refuses an SQS event source whose visibility timeout is shorter than the function's timeout.
+    visibility = _of_type("AWS::SQS::Queue")[consumer.queue_logical_id].get(
+        "VisibilityTimeout", SQS_DEFAULT_VISIBILITY_TIMEOUT
+    )
+    assert int(visibility) >= int(_function_setting(consumer.function, "Timeout"))
+
+
+def test_there_is_something_to_wire() -> None:
+    assert WIRING.schedules
+    assert WIRING.queues
+    assert WIRING.notifications
+
+
+@pytest.mark.parametrize(
+    "notification", WIRING.notifications, ids=lambda n: f"{n.bucket_logical_id}/{n.prefix}"
+)
+def test_every_bucket_notification_is_consumed_and_allowed(notification: Any) -> None:
+    consumed = {consumer.queue_logical_id for consumer in WIRING.queues}
+    assert notification.queue_logical_id in consumed
+    # S3 may only send to the queue when a queue policy allows it, created before the bucket.
+    allowing = [
+        logical_id
+        for logical_id, policy in _of_type("AWS::SQS::QueuePolicy").items()
+        if any(logical_id_of(queue) == notification.queue_logical_id for queue in policy["Queues"])
+        and any(
+            statement["Effect"] == "Allow"
+            and statement["Principal"] == {"Service": "s3.amazonaws.com"}
+            and "sqs:SendMessage" in statement["Action"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        )
+    ]
+    assert allowing
+    depends_on = TEMPLATE["Resources"][notification.bucket_logical_id].get("DependsOn", [])
+    assert set(allowing) & set([depends_on] if isinstance(depends_on, str) else depends_on)
+
+
+@pytest.mark.parametrize("queue", sorted({q.queue_logical_id for q in WIRING.queues}))
+def test_every_consumed_queue_has_a_dead_letter_queue(queue: str) -> None:
+    queues = _of_type("AWS::SQS::Queue")
+    redrive = queues[queue]["RedrivePolicy"]
+    dead_letter = logical_id_of(redrive["deadLetterTargetArn"])
+    assert dead_letter in queues
+    assert dead_letter != queue
+    assert int(redrive["maxReceiveCount"]) >= 1
+    # A message must not expire in the dead letter queue before it would have in its source.
+    assert int(queues[dead_letter].get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)) >= int(
+        queues[queue].get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)
+    )
+
+
+def test_the_local_stack_has_exactly_the_templates_resources(aws: LocalResources) -> None:
+    assert set(aws.tables) == set(_of_type("AWS::DynamoDB::Table"))
+    assert set(aws.queues) == set(_of_type("AWS::SQS::Queue"))
+    assert set(aws.buckets) == set(_of_type("AWS::S3::Bucket"))
+
+
+@pytest.mark.parametrize("logical_id", sorted(_of_type("AWS::DynamoDB::Table")))
+def test_local_tables_match_the_template(aws: LocalResources, logical_id: str) -> None:
+    declared = _of_type("AWS::DynamoDB::Table")[logical_id]
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    table = dynamodb.describe_table(TableName=aws.tables[logical_id])["Table"]
+    assert table["TableName"] == resolve_name(declared["TableName"])
+    assert table["KeySchema"] == declared["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(declared["AttributeDefinitions"], key=str)
+    created = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+    assert created == {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in declared.get("GlobalSecondaryIndexes", [])
+    }
+    ttl = dynamodb.describe_time_to_live(TableName=aws.tables[logical_id])["TimeToLiveDescription"]
+    if "TimeToLiveSpecification" in declared:
+        assert ttl.get("AttributeName") == declared["TimeToLiveSpecification"]["AttributeName"]
+        assert ttl.get("TimeToLiveStatus") == "ENABLED"
+    else:
+        assert ttl.get("TimeToLiveStatus", "DISABLED") == "DISABLED"
+
+
+@pytest.mark.parametrize("logical_id", sorted(_of_type("AWS::SQS::Queue")))
+def test_local_queues_match_the_template(aws: LocalResources, logical_id: str) -> None:
+    declared = _of_type("AWS::SQS::Queue")[logical_id]
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = aws.queues[logical_id]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["QueueArn"].endswith(f":{resolve_name(declared['QueueName'])}")
+    for name in ("VisibilityTimeout", "MessageRetentionPeriod"):
+        if name in declared:
+            assert attributes[name] == str(declared[name])
+    if "RedrivePolicy" not in declared:
+        assert "RedrivePolicy" not in attributes
+        return
+    redrive = json.loads(attributes["RedrivePolicy"])
+    dead_letter = aws.queues[logical_id_of(declared["RedrivePolicy"]["deadLetterTargetArn"])]
+    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter, AttributeNames=["QueueArn"])
+    assert redrive["deadLetterTargetArn"] == dead_letter_arn["Attributes"]["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == int(declared["RedrivePolicy"]["maxReceiveCount"])
+
+
+@pytest.mark.parametrize("logical_id", sorted(_of_type("AWS::S3::Bucket")))
+def test_local_buckets_and_their_notifications_match_the_template(
+    aws: LocalResources, logical_id: str
+) -> None:
+    declared = _of_type("AWS::S3::Bucket")[logical_id]
+    s3 = boto3.client("s3", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bucket = aws.buckets[logical_id]
+    assert bucket == resolve_name(declared["BucketName"])
+    versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    assert versioning == declared.get("VersioningConfiguration", {}).get("Status")
+
+    def arn(queue_logical_id: str) -> str:
+        url = aws.queues[queue_logical_id]
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    created = [
+        (
+            item["QueueArn"],
+            sorted(item["Events"]),
+            sorted(
+                (rule["Name"].lower(), rule["Value"])
+                for rule in item.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+            ),
+        )
+        for item in s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations", [])
+    ]
+    expected = [
+        (
+            arn(logical_id_of(item["Queue"])),
+            [item["Event"]],
+            sorted(
+                (rule["Name"].lower(), rule["Value"])
+                for rule in item.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            ),
+        )
+        for item in declared.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    ]
+    assert created == expected
