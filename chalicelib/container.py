@@ -19,10 +19,23 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from chalicelib.api.idempotency import IdempotentRequests
+    from chalicelib.billing.drafts import DraftService
+    from chalicelib.billing.run import InvoiceRun
+    from chalicelib.catalog.service import CatalogService
+    from chalicelib.customers.blocks import OrderBlockService
+    from chalicelib.customers.fees import FeeService
+    from chalicelib.customers.service import CustomerService
+    from chalicelib.documents.invoices import InvoiceDocuments
     from chalicelib.files.inbound import InboundFiles
     from chalicelib.jobs.runner import QueueDrainer, ScheduleRunner
     from chalicelib.jobs.template import Wiring
+    from chalicelib.ledger.imports import OcrImports
+    from chalicelib.ledger.service import LedgerService
+    from chalicelib.orders.service import OrderService
+    from chalicelib.store.documents import DocumentStore
     from chalicelib.store.system import SystemStore
+    from chalicelib.subscriptions.access import AccessService
+    from chalicelib.subscriptions.service import SubscriptionService
     from chalicelib.system.clock_service import ClockService
     from chalicelib.system.health import HealthService
     from chalicelib.system.heartbeat import HeartbeatService
@@ -131,6 +144,104 @@ class Services:
         from chalicelib.files.inbound import InboundFiles
 
         return InboundFiles(self.clock)
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        """Typed documents in the main table."""
+        from chalicelib.store.documents import DocumentStore
+
+        return DocumentStore()
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        """Legal entities, products, plans, offers."""
+        from chalicelib.catalog.service import CatalogService
+
+        return CatalogService(self.documents, self.clock)
+
+    @cached_property
+    def customers(self) -> CustomerService:
+        """Customers: reading, changing with history, search."""
+        from chalicelib.customers.service import CustomerService
+
+        return CustomerService(self.documents, self.clock)
+
+    @cached_property
+    def order_blocks(self) -> OrderBlockService:
+        """Blocks on new orders."""
+        from chalicelib.customers.blocks import OrderBlockService
+
+        return OrderBlockService(self.documents, self.clock)
+
+    @cached_property
+    def fees(self) -> FeeService:
+        """Fees for customers' next invoices."""
+        from chalicelib.customers.fees import FeeService
+
+        return FeeService(self.documents, self.clock)
+
+    @cached_property
+    def access(self) -> AccessService:
+        """Who may use which product now."""
+        from chalicelib.subscriptions.access import AccessService
+
+        return AccessService(self.documents, self.clock)
+
+    @cached_property
+    def drafts(self) -> DraftService:
+        """Drafts of next invoices, rebuilt after every change."""
+        from chalicelib.billing.drafts import DraftService
+
+        return DraftService(self.documents, self.catalog, self.fees, self.clock, self.sqs, self.settings)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        """Reading subscriptions and invoices."""
+        from chalicelib.subscriptions.service import SubscriptionService
+
+        return SubscriptionService(self.documents, self.clock)
+
+    @cached_property
+    def ledger(self) -> LedgerService:
+        """Customer ledgers, payments, suspense; a paid subscription invoice grants access."""
+        from chalicelib.ledger.service import LedgerService
+        from chalicelib.subscriptions.on_payment import access_on_payment
+
+        return LedgerService(
+            self.documents, self.clock, paid_hooks=[lambda paid: access_on_payment(self.access, paid)]
+        )
+
+    @cached_property
+    def ocr_imports(self) -> OcrImports:
+        """OCR giro files from the bucket."""
+        from chalicelib.ledger.imports import OcrImports
+
+        return OcrImports(self.documents, self.s3, self.ledger, self.clock)
+
+    @cached_property
+    def invoice_documents(self) -> InvoiceDocuments:
+        """Invoice and credit-note PDFs in the documents bucket."""
+        from chalicelib.documents.invoices import InvoiceDocuments
+
+        return InvoiceDocuments(self.documents, self.s3, self.settings.documents_bucket)
+
+    @cached_property
+    def invoice_run(self) -> InvoiceRun:
+        """The daily invoice run: planner and workers."""
+        from chalicelib.billing.run import InvoiceRun
+
+        return InvoiceRun(
+            self.documents, self.fees, self.sqs, self.settings.invoice_run_queue_url, self.ledger
+        )
+
+    @cached_property
+    def orders(self) -> OrderService:
+        """Orders: from an offer to a customer, subscription, agreement, first invoice and draft."""
+        from chalicelib.orders.service import OrderService
+
+        return OrderService(
+            self.documents, self.catalog, self.order_blocks, self.fees, self.access, self.ledger, self.clock
+        )
 
     @cached_property
     def idempotency(self) -> IdempotentRequests:

@@ -71,6 +71,13 @@ class ForbiddenError(AboError):
     title = "Forbidden"
 
 
+class OrderBlockedError(ForbiddenError):
+    """An order block matches the customer, e-mail, phone or organisation number."""
+
+    slug = "order-blocked"
+    title = "Orders are blocked for this customer"
+
+
 class NotFoundError(AboError):
     """The named resource does not exist."""
 

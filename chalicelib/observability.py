@@ -1,4 +1,4 @@
-"""Powertools Logger, Metrics and Tracer: created once here, imported everywhere else.
+"""Powertools Logger, Metrics and Tracer: created once here (the Tracer lazily), imported everywhere else.
 
 Logs are JSON. Personal data never reaches them: :class:`PersonalDataFilter` masks the values of known
 personal fields anywhere in a log record's structured data.
@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import IO, Any
+from functools import lru_cache
+from typing import IO, TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 SERVICE = "abo"
 
@@ -74,4 +78,12 @@ def make_logger(stream: IO[str] | None = None, service: str = SERVICE) -> Logger
 
 logger = make_logger()
 metrics = Metrics(namespace="Abo", service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+
+@lru_cache(maxsize=1)
+def get_tracer() -> Tracer:
+    """The process's Tracer, created on first use: importing the X-Ray SDK costs ~190 ms of cold start,
+    which handlers that do not trace should not pay."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     idempotency_table: str = "abo-idempotency"
     documents_bucket: str = "abo-documents"
     stack_name: str = "abo"
+    draft_rebuild_queue_url: str = ""
+    invoice_run_queue_url: str = ""
     # "token": bearer token compared with admin_token (local, tests). "jwt": API Gateway's Cognito
     # authorizer has verified the caller; the route checks the group claim.
     auth_mode: Literal["token", "jwt"] = "token"

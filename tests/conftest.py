@@ -49,6 +49,8 @@ def make_settings(resources: LocalResources, **overrides: Any) -> Settings:
         "main_table": resources.tables["MainTable"],
         "idempotency_table": resources.tables["IdempotencyTable"],
         "documents_bucket": resources.buckets["DocumentsBucket"],
+        "draft_rebuild_queue_url": resources.queues["DraftRebuildQueue"],
+        "invoice_run_queue_url": resources.queues["InvoiceRunQueue"],
         "admin_token": ADMIN_TOKEN,
         "clock_start": CLOCK_START,
         "clock_frozen": True,

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-from chalicelib.api import system, test_clock
+from chalicelib.api import (
+    access,
+    billing,
+    catalog,
+    customers,
+    ledger,
+    order_blocks,
+    orders,
+    system,
+    test_clock,
+)
 from chalicelib.api.routing import Router
 
-ROUTERS: tuple[Router, ...] = (system.router, test_clock.router)
+ROUTERS: tuple[Router, ...] = (
+    system.router,
+    test_clock.router,
+    catalog.router,
+    orders.router,
+    billing.router,
+    customers.router,
+    order_blocks.router,
+    access.router,
+    ledger.router,
+)

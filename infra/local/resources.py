@@ -26,6 +26,7 @@ class LocalResources:
             "ABO_IDEMPOTENCY_TABLE": self.tables["IdempotencyTable"],
             "ABO_DOCUMENTS_BUCKET": self.buckets["DocumentsBucket"],
             "ABO_DRAFT_REBUILD_QUEUE_URL": self.queues["DraftRebuildQueue"],
+            "ABO_INVOICE_RUN_QUEUE_URL": self.queues["InvoiceRunQueue"],
         }
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote_plus
@@ -220,11 +221,13 @@ def test_state_survives_a_restart_without_importing_restored_files_again(tmp_pat
     with running_stack(var_dir, tmp_path / "first.log") as first:
         drop(first, "giro-restart.txt", OCR_FILE)
         eventually(first.arrivals, 20, "the OCR import did not record the dropped file")
+        # Two days ahead of wall time (each platform day runs the daily jobs; years would take minutes)
+        target = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
         moved = requests.post(
             f"{first.api}/v1/test/clock",
-            json={"advance_to": "2031-01-01T00:00:00+00:00", "frozen": True},
+            json={"advance_to": target.isoformat(), "frozen": True},
             headers=admin,
-            timeout=30,
+            timeout=60,
         )
         assert moved.status_code == 200, moved.text
         # When it is stopped with Ctrl-C
@@ -235,7 +238,7 @@ def test_state_survives_a_restart_without_importing_restored_files_again(tmp_pat
     # Then a new stack on the same var dir has the same data
     with running_stack(var_dir, tmp_path / "second.log") as second:
         clock = requests.get(f"{second.api}/v1/test/clock", headers=admin, timeout=5).json()
-        assert clock == {"now": "2031-01-01T00:00:00Z", "frozen": True}
+        assert clock == {"now": target.strftime("%Y-%m-%dT%H:%M:%SZ"), "frozen": True}
         arrivals = second.arrivals()
         assert [item["key"]["S"] for item in arrivals] == ["ocr/giro-restart.txt"]
         restored = second.client("s3").get_object(

@@ -59,4 +59,4 @@ def test_local_dates_follow_oslo_across_dst() -> None:
     assert start_of_local_day(date(2027, 1, 15)) == datetime(2027, 1, 14, 23, 0, tzinfo=UTC)
     assert start_of_local_day(date(2027, 7, 15)) == datetime(2027, 7, 14, 22, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="timezone-aware"):
-        local_date(datetime(2027, 1, 1))  # noqa: DTZ001
+        local_date(datetime(2027, 1, 1))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import io
+import json
 import logging
 
 from pydantic import BaseModel, ValidationError
@@ -71,7 +71,9 @@ def test_the_log_filter_masks_extras() -> None:
 
 def test_the_platform_logger_prints_json_without_personal_data() -> None:
     stream = io.StringIO()
-    make_logger(stream, service="abo-log-test").info("order placed", extra={"email": "kari@example.no", "order_id": "o_1"})
+    make_logger(stream, service="abo-log-test").info(
+        "order placed", extra={"email": "kari@example.no", "order_id": "o_1"}
+    )
     line = stream.getvalue().strip()
     record = json.loads(line)
     assert (record["email"], record["order_id"], record["service"]) == ("***", "o_1", "abo-log-test")

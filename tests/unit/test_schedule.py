@@ -38,5 +38,5 @@ def test_cron_uses_eventbridge_fields() -> None:
 
 @pytest.mark.parametrize("text", ["rate(0 minutes)", "rate(1 fortnight)", "every day", "cron(bad)"])
 def test_rejects_what_eventbridge_would(text: str) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         parse_schedule(text)
