@@ -4,14 +4,16 @@ with the admin (machine) token, never from a browser: it tells who is a subscrib
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
 from chalicelib.api.routing import Call, Router
 from chalicelib.api.schemas import QueryModel, ResponseModel
 from chalicelib.errors import FieldError, ValidationFailedError
-from chalicelib.subscriptions.access import AccessDecision
+
+if TYPE_CHECKING:
+    from chalicelib.subscriptions.access import AccessDecision
 
 router = Router("access", tag="access")
 

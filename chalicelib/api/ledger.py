@@ -4,14 +4,13 @@ and invoice PDFs."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StrictInt
 
 from chalicelib.api.routing import Call, Reply, Router
 from chalicelib.api.schemas import MoneyModel, QueryModel, RequestModel, ResponseModel
 from chalicelib.errors import FieldError, ValidationFailedError
-from chalicelib.ledger.imports import FileReport
 from chalicelib.ledger.models import (
     Account,
     EntryKind,
@@ -26,6 +25,9 @@ from chalicelib.ledger.models import (
     SuspenseStatus,
 )
 from chalicelib.money import Currency, Money
+
+if TYPE_CHECKING:
+    from chalicelib.ledger.imports import FileReport
 
 router = Router("ledger", tag="ledger")
 
