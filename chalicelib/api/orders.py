@@ -40,7 +40,7 @@ class OrderCreate(RequestModel):
     channel: Annotated[str, Field(min_length=1, max_length=50)] | None = None
 
 
-class PaymentView(ResponseModel):
+class OrderPaymentView(ResponseModel):
     """The order's payment."""
 
     status: PaymentStatus
@@ -58,7 +58,7 @@ class OrderView(ResponseModel):
     agreement_id: str
     payment_method: PaymentMethod
     new_customer: bool
-    payment: PaymentView
+    payment: OrderPaymentView
 
 
 def order_view(order: Order) -> OrderView:
@@ -71,7 +71,7 @@ def order_view(order: Order) -> OrderView:
         agreement_id=order.agreement_id,
         payment_method=order.payment_method,
         new_customer=order.new_customer,
-        payment=PaymentView(**order.payment.model_dump()),
+        payment=OrderPaymentView(**order.payment.model_dump()),
     )
 
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from chalicelib.billing.models import DatePeriod, Invoice
 from chalicelib.catalog.models import Plan
-from chalicelib.catalog.plans import load_plan_chain
+from chalicelib.catalog.plans import MissingPlanError, load_plan_chain
 from chalicelib.clock import Clock, local_date
 from chalicelib.errors import NotFoundError
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
 from chalicelib.subscriptions.models import Subscription
 from chalicelib.subscriptions.timeline import period_containing_day
+
+
+def _phase_plan_at(subscription: Subscription, day: date) -> str:
+    """The plan of the phase that has started by ``day``."""
+    started = [phase for phase in subscription.phases if phase.start <= day]
+    return (started[-1] if started else subscription.phases[0]).plan_id
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,14 @@ class SubscriptionService:
         return current.plan.id, current.dates
 
     def today_for_all(self, subscriptions: list[Subscription]) -> dict[str, tuple[str, DatePeriod]]:
-        """:meth:`today` for a page of subscriptions, reading their plans once."""
-        plans = load_plan_chain(self._store, {p.plan_id for s in subscriptions for p in s.phases})
+        """:meth:`today` for a page of subscriptions, reading their plans once. A subscription whose plan
+        can no longer be read shows its last invoiced period rather than failing the whole list."""
+        try:
+            plans = load_plan_chain(self._store, {p.plan_id for s in subscriptions for p in s.phases})
+        except MissingPlanError:
+            return {
+                s.id: (_phase_plan_at(s, s.invoiced_period.start), s.invoiced_period) for s in subscriptions
+            }
         return {s.id: self.today(s, plans) for s in subscriptions}
 
     def invoice(self, invoice_id: str) -> Invoice:

@@ -14,5 +14,7 @@ HEAVY = ("botocore.client", "boto3", "pynamodb", "aws_xray_sdk", "reportlab", "n
 
 def test_importing_the_api_handler_loads_no_sdk() -> None:
     code = f"import json, sys, app; print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
-    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert json.loads(output.stdout.strip().splitlines()[-1]) == []
