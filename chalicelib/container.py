@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from chalicelib.api.idempotency import IdempotentRequests
+    from chalicelib.billing.credit_notes import CreditNotes
     from chalicelib.billing.drafts import DraftService
     from chalicelib.billing.run import InvoiceRun
     from chalicelib.catalog.service import CatalogService
@@ -224,6 +225,13 @@ class Services:
         from chalicelib.documents.invoices import InvoiceDocuments
 
         return InvoiceDocuments(self.documents, self.s3, self.settings.documents_bucket)
+
+    @cached_property
+    def credit_notes(self) -> CreditNotes:
+        """Credit notes, numbered in the invoice series."""
+        from chalicelib.billing.credit_notes import CreditNotes
+
+        return CreditNotes(self.documents, self.ledger, self.clock)
 
     @cached_property
     def invoice_run(self) -> InvoiceRun:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field, StrictInt
+
 from chalicelib.api.routing import Call, Router
+from chalicelib.api.schemas import RequestModel
 from chalicelib.api.views import InvoiceView, SubscriptionView, invoice_view, subscription_view
 
 router = Router("billing", tag="billing")
@@ -31,3 +36,27 @@ def get_subscription(call: Call) -> SubscriptionView:
 def get_invoice(call: Call) -> InvoiceView:
     """One invoice."""
     return invoice_view(call.services.subscriptions.invoice(call.path["id"]))
+
+
+class CreditNoteCreate(RequestModel):
+    """Which lines to credit: all of them when ``lines`` is absent."""
+
+    lines: Annotated[list[Annotated[StrictInt, Field(ge=1)]], Field(min_length=1, max_length=500)] | None = (
+        Field(default=None, description="Line numbers of the invoice, 1 for the first; all lines when absent")
+    )
+
+
+@router.route(
+    "POST",
+    "/v1/invoices/{id}/credit-note",
+    summary="Credit an invoice, or some of its lines",
+    status=201,
+    body=CreditNoteCreate,
+    response=InvoiceView,
+    idempotent=True,
+    problems=(404, 409),
+)
+def create_credit_note(call: Call) -> InvoiceView:
+    """A numbered credit note referencing the invoice; the ledger credits it in the same transaction."""
+    request = call.body(CreditNoteCreate)
+    return invoice_view(call.services.credit_notes.issue(call.path["id"], request.lines))

@@ -1,0 +1,171 @@
+"""Credit notes: a numbered document in the invoice series that cancels all of an invoice, or some of its
+lines, and references it. Never an edit of the invoice.
+
+Each credit note leaves a marker under the invoice (``CREDIT#<id>``), so a second credit note can never
+credit more than the invoice: the markers are read with the invoice and the total is checked first.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from chalicelib.billing.drafts import document_item_for
+from chalicelib.billing.kid import DEFAULT_KID_LAYOUT, make_invoice_kid
+from chalicelib.billing.lines import totals_of, vat_summary_of
+from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
+from chalicelib.catalog.models import Document, LegalEntity
+from chalicelib.clock import Clock, local_date
+from chalicelib.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    UnavailableError,
+    ValidationFailedError,
+)
+from chalicelib.ids import new_id
+from chalicelib.ledger.service import LedgerService
+from chalicelib.store import keys
+from chalicelib.store.counters import read_counter
+from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, document_item
+
+CREDITABLE = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
+ATTEMPTS = 20
+
+
+def credited_lines(invoice: Invoice, line_numbers: Sequence[int] | None) -> list[InvoiceLine]:
+    """The invoice's lines negated: all of them, or those numbered (1 is the first line)."""
+    if line_numbers is None:
+        chosen = list(invoice.lines)
+    else:
+        wrong = [n for n in line_numbers if not 1 <= n <= len(invoice.lines)]
+        if wrong or len(set(line_numbers)) != len(line_numbers):
+            raise ValidationFailedError(
+                f"the invoice has lines 1 to {len(invoice.lines)}, each named once",
+                [FieldError("lines", f"not a line of the invoice: {wrong or 'duplicate'}", "unknown_line")],
+            )
+        chosen = [invoice.lines[n - 1] for n in line_numbers]
+    return [
+        line.model_copy(
+            update={
+                "kind": LineKind.CREDIT,
+                "text": line.text,
+                "unit_price": -line.unit_price,
+                "net": -line.net,
+                "vat": -line.vat,
+                "gross": -line.gross,
+                "reference": line.reference or line.product_id,
+            }
+        )
+        for line in chosen
+    ]
+
+
+def build_credit_note(
+    invoice: Invoice,
+    lines: list[InvoiceLine],
+    credit_note_id: str,
+    number: int,
+    customer_number: int,
+    today: date,
+    now: datetime,
+) -> Invoice:
+    """The credit note for ``lines`` of ``invoice`` (amounts negative), numbered in the invoice series."""
+    totals = totals_of(lines)
+    return Invoice(
+        id=credit_note_id,
+        kind=InvoiceKind.CREDIT_NOTE,
+        legal_entity_id=invoice.legal_entity_id,
+        customer_id=invoice.customer_id,
+        subscription_id=invoice.subscription_id,
+        status=InvoiceStatus.ISSUED,
+        number=number,
+        kid=make_invoice_kid(customer_number, number),
+        currency=invoice.currency,
+        language=invoice.language,
+        payment_method=invoice.payment_method,
+        invoice_date=today,
+        due_date=today,
+        period=invoice.period,
+        lines=lines,
+        totals=totals,
+        vat_summary=vat_summary_of(lines),
+        open_amount=0,
+        credited_invoice_id=invoice.id,
+        issued_at=now,
+        created_at=now,
+    )
+
+
+class CreditMarker(Document):
+    """Under an invoice: one credit note and the amount (minor units) it credited."""
+
+    credit_note_id: str
+    amount: int
+
+
+def _marker(invoice_id: str, credit_note_id: str) -> Keys:
+    return Keys(keys.invoice(invoice_id).pk, f"CREDIT#{credit_note_id}")
+
+
+class CreditNotes:
+    """Issues credit notes."""
+
+    def __init__(self, store: DocumentStore, ledger: LedgerService, clock: Clock) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._clock = clock
+
+    def issue(self, invoice_id: str, line_numbers: Sequence[int] | None) -> Invoice:
+        """Credit all of ``invoice_id`` (or the numbered lines); 409 if that would credit too much."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._attempt(invoice_id, line_numbers)
+            except WriteConflictError:
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 4)))
+        raise UnavailableError("the invoice series is busy; try again")
+
+    def _attempt(self, invoice_id: str, line_numbers: Sequence[int] | None) -> Invoice:
+        invoice = self._store.get_document(keys.invoice(invoice_id).pk, "INVOICE", Invoice)
+        if invoice is None:
+            raise NotFoundError(f"no invoice {invoice_id}")
+        if invoice.kind != InvoiceKind.INVOICE:
+            raise ConflictError("a credit note cannot be credited")
+        if invoice.status not in CREDITABLE:
+            raise ConflictError(f"an invoice that is {invoice.status.value} cannot be credited")
+        markers = self._store.query_partition(keys.invoice(invoice_id).pk, "CREDIT#", CreditMarker, 100, None)
+        credited_before = sum(marker.amount for marker in markers.items)
+        lines = credited_lines(invoice, line_numbers)
+        amount = -sum(line.gross for line in lines)
+        if credited_before + amount > invoice.totals.gross:
+            raise ConflictError(
+                f"that would credit {credited_before + amount} of an invoice of {invoice.totals.gross} "
+                "(minor units)"
+            )
+        customer_number = DEFAULT_KID_LAYOUT.parse(invoice.kid).customer_number if invoice.kid else 0
+        now = self._clock.now()
+        entity = self._store.get_document(
+            keys.legal_entity(invoice.legal_entity_id).pk, "ENTITY", LegalEntity
+        )
+        if entity is None:
+            raise NotFoundError(f"legal entity {invoice.legal_entity_id} is gone")
+        counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
+        (number,), claim = counter.take()
+        credit_note = build_credit_note(
+            invoice, lines, new_id("crn"), number, customer_number, local_date(now), now
+        )
+        writes = self._ledger.credit_note_writes(credit_note)
+        stored = writes.invoice or credit_note
+        marker = document_item(
+            "credit_marker",
+            _marker(invoice.id, stored.id),
+            CreditMarker(credit_note_id=stored.id, amount=amount),
+        )
+        # A marker per credit note (created, never replaced) means two concurrent credit notes on one
+        # invoice would both pass the check above; the ledger's replace of the credited invoice at its
+        # version makes the second one fail and re-check.
+        creates = [document_item_for(stored), marker, *writes.creates]
+        self._store.write(creates, writes.replaces, updates=[claim, *writes.updates])
+        return stored
