@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.store.system import SystemStore
     from chalicelib.subscriptions.access import AccessService
     from chalicelib.subscriptions.service import SubscriptionService
+    from chalicelib.subscriptions.stopping import StopService
     from chalicelib.system.clock_service import ClockService
     from chalicelib.system.health import HealthService
     from chalicelib.system.heartbeat import HeartbeatService
@@ -232,6 +233,13 @@ class Services:
         from chalicelib.billing.credit_notes import CreditNotes
 
         return CreditNotes(self.documents, self.ledger, self.clock)
+
+    @cached_property
+    def stops(self) -> StopService:
+        """Stopping subscriptions, with credit for unused paid time."""
+        from chalicelib.subscriptions.stopping import StopService
+
+        return StopService(self.documents, self.credit_notes, self.access, self.clock)
 
     @cached_property
     def invoice_run(self) -> InvoiceRun:

@@ -9,6 +9,7 @@ from pydantic import Field, StrictInt
 from chalicelib.api.routing import Call, Router
 from chalicelib.api.schemas import RequestModel
 from chalicelib.api.views import InvoiceView, SubscriptionView, invoice_view, subscription_view
+from chalicelib.subscriptions.models import StopWhen
 
 router = Router("billing", tag="billing")
 
@@ -60,3 +61,27 @@ def create_credit_note(call: Call) -> InvoiceView:
     """A numbered credit note referencing the invoice; the ledger credits it in the same transaction."""
     request = call.body(CreditNoteCreate)
     return invoice_view(call.services.credit_notes.issue(call.path["id"], request.lines))
+
+
+class StopRequest(RequestModel):
+    """When the stop takes effect."""
+
+    effective: StopWhen = Field(default=StopWhen.PERIOD_END, description="now: at the end of today (local)")
+    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+@router.route(
+    "POST",
+    "/v1/subscriptions/{id}/stop",
+    summary="Stop a subscription now or at period end",
+    body=StopRequest,
+    response=SubscriptionView,
+    idempotent=True,
+    problems=(404, 409),
+)
+def stop_subscription(call: Call) -> SubscriptionView:
+    """Stop; unused invoiced time is credited (by the plan's proration), and access ends with it."""
+    request = call.body(StopRequest)
+    call.services.stops.stop(call.path["id"], request.effective, request.reason)
+    found = call.services.subscriptions.subscription(call.path["id"])
+    return subscription_view(found.subscription, found.plan_id, found.current_period, found.draft)

@@ -149,6 +149,7 @@ class SubscriptionView(ResponseModel):
     agreement_id: str
     start_date: date
     binding_end: date | None
+    ends_on: date | None
     current_period: PeriodView
     next_invoice: InvoiceView | None
     created_at: datetime
@@ -171,6 +172,7 @@ def subscription_view(
         agreement_id=subscription.agreement_id,
         start_date=subscription.start_date,
         binding_end=subscription.binding_end,
+        ends_on=subscription.ends_on,
         current_period=PeriodView(start=current_period.start, end=current_period.end),
         next_invoice=invoice_view(draft) if draft else None,
         created_at=subscription.created_at,

@@ -118,16 +118,35 @@ class CreditNotes:
         self._ledger = ledger
         self._clock = clock
 
-    def issue(self, invoice_id: str, line_numbers: Sequence[int] | None) -> Invoice:
-        """Credit all of ``invoice_id`` (or the numbered lines); 409 if that would credit too much."""
+    def issue(
+        self,
+        invoice_id: str,
+        line_numbers: Sequence[int] | None,
+        *,
+        lines: list[InvoiceLine] | None = None,
+        credit_note_id: str | None = None,
+    ) -> Invoice:
+        """Credit all of ``invoice_id`` (or the numbered lines, or the given credit ``lines``); 409 if that
+        would credit too much. With a ``credit_note_id`` the call is idempotent: if that credit note exists
+        it is returned (a stop that crashed half-way is rerun without crediting twice)."""
         for attempt in range(ATTEMPTS):
             try:
-                return self._attempt(invoice_id, line_numbers)
+                return self._attempt(invoice_id, line_numbers, lines, credit_note_id)
             except WriteConflictError:
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 4)))
         raise UnavailableError("the invoice series is busy; try again")
 
-    def _attempt(self, invoice_id: str, line_numbers: Sequence[int] | None) -> Invoice:
+    def _attempt(
+        self,
+        invoice_id: str,
+        line_numbers: Sequence[int] | None,
+        given_lines: list[InvoiceLine] | None,
+        credit_note_id: str | None,
+    ) -> Invoice:
+        if credit_note_id is not None:
+            existing = self._store.get_document(keys.invoice(credit_note_id).pk, "INVOICE", Invoice)
+            if existing is not None:
+                return existing
         invoice = self._store.get_document(keys.invoice(invoice_id).pk, "INVOICE", Invoice)
         if invoice is None:
             raise NotFoundError(f"no invoice {invoice_id}")
@@ -137,7 +156,7 @@ class CreditNotes:
             raise ConflictError(f"an invoice that is {invoice.status.value} cannot be credited")
         markers = self._store.query_partition(keys.invoice(invoice_id).pk, "CREDIT#", CreditMarker, 100, None)
         credited_before = sum(marker.amount for marker in markers.items)
-        lines = credited_lines(invoice, line_numbers)
+        lines = given_lines if given_lines is not None else credited_lines(invoice, line_numbers)
         amount = -sum(line.gross for line in lines)
         if credited_before + amount > invoice.totals.gross:
             raise ConflictError(
@@ -154,7 +173,7 @@ class CreditNotes:
         counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
         (number,), claim = counter.take()
         credit_note = build_credit_note(
-            invoice, lines, new_id("crn"), number, customer_number, local_date(now), now
+            invoice, lines, credit_note_id or new_id("crn"), number, customer_number, local_date(now), now
         )
         writes = self._ledger.credit_note_writes(credit_note)
         stored = writes.invoice or credit_note

@@ -21,6 +21,13 @@ class SubscriptionStatus(StrEnum):
     ENDED = "ended"
 
 
+class StopWhen(StrEnum):
+    """When a stop takes effect."""
+
+    NOW = "now"
+    PERIOD_END = "period_end"
+
+
 class Phase(Document):
     """A stretch of a subscription on one plan: from ``start``, for ``periods`` periods (None: until
     changed), optionally at a campaign ``price`` instead of the plan's list price."""
@@ -53,6 +60,8 @@ class Subscription(Document):
     start_date: date
     phases: list[Phase]
     binding_end: date | None = None
+    ends_on: date | None = Field(default=None, description="first day without the subscription, once stopped")
+    stop_reason: str | None = None
     invoiced_period: DatePeriod = Field(
         description="the latest period invoiced (renewals are invoiced ahead)"
     )
