@@ -73,6 +73,7 @@ class _Candidate:
     subscription: Subscription
     version: int
     draft_version: int | None
+    draft: Invoice | None = None
 
 
 class InvoiceRun:
@@ -181,10 +182,12 @@ class InvoiceRun:
                 if subscription.next_invoice_id
                 else None
             )
-            draft_version = (
-                int(draft.version) if draft is not None and draft.status == InvoiceStatus.DRAFT else None
-            )
-            candidates.append(_Candidate(subscription, version, draft_version))
+            if draft is not None and draft.status == InvoiceStatus.DRAFT and draft.doc is not None:
+                candidates.append(
+                    _Candidate(subscription, version, int(draft.version), draft.document(Invoice))
+                )
+            else:
+                candidates.append(_Candidate(subscription, version, None))
         return candidates
 
     def _context(
@@ -223,11 +226,10 @@ class InvoiceRun:
 
     def _fees_on_draft(self, candidate: _Candidate) -> list[tuple[Fee, int]]:
         """Fees the draft promised, if it promised any (only then is the customer's partition read)."""
-        draft_id = candidate.subscription.next_invoice_id
-        if candidate.draft_version is None or draft_id is None:
+        draft = candidate.draft
+        if draft is None:
             return []
-        draft = self._store.get_document(keys.invoice(draft_id).pk, "INVOICE", Invoice)
-        promised = {line.reference for line in (draft.lines if draft else []) if line.kind == LineKind.FEE}
+        promised = {line.reference for line in draft.lines if line.kind == LineKind.FEE}
         if not promised:
             return []
         return [
