@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from chalicelib.billing.drafting import Seller, build_draft
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import Plan, Product
-from chalicelib.catalog.plans import MissingPlanError, load_plan_chain
+from chalicelib.catalog.plans import MissingPlanError, load_plan_chain, load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
 from chalicelib.clock import Clock
@@ -69,9 +69,7 @@ class DraftService:
             raise NotFoundError(f"plan(s) {error} no longer exist") from None
 
     def _products(self, plans: dict[str, Plan]) -> dict[str, Product]:
-        product_ids = {ident for plan in plans.values() for ident in plan.product_ids}
-        found = self._store.batch_get((keys.product(ident).pk, "PRODUCT") for ident in product_ids)
-        return {product.id: product for product in (item.document(Product) for item in found.values())}
+        return load_products(self._store, plans.values())
 
     def _live_subscriptions(self, customer_id: str) -> list[Subscription]:
         subscriptions: list[Subscription] = []

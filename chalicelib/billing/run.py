@@ -24,7 +24,7 @@ from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
 from chalicelib.billing.renewal import Renewal, due_for_renewal, renew
 from chalicelib.catalog.models import LegalEntity, Plan, Product
-from chalicelib.catalog.plans import load_plan_chain
+from chalicelib.catalog.plans import load_plan_chain, load_products
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
@@ -202,12 +202,7 @@ class InvoiceRun:
         missing = {p.plan_id for p in subscription.phases} - set(cache.plans)
         if missing:
             cache.plans.update(load_plan_chain(self._store, missing))
-        product_ids = {i for plan in cache.plans.values() for i in plan.product_ids} - set(cache.products)
-        if product_ids:
-            found_products = self._store.batch_get((keys.product(i).pk, "PRODUCT") for i in product_ids)
-            cache.products.update(
-                {p.id: p for p in (item.document(Product) for item in found_products.values())}
-            )
+        cache.products.update(load_products(self._store, cache.plans.values(), known=cache.products))
         return Seller(cache.entities[entity_id], self._vat), cache.plans, cache.products
 
     def _prepare(

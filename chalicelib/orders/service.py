@@ -21,7 +21,7 @@ from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import AccessGrant as OfferAccess
 from chalicelib.catalog.models import Address, LegalEntity, Offer, PaymentMethod, Plan, Product
-from chalicelib.catalog.plans import MissingPlanError, load_plan_chain
+from chalicelib.catalog.plans import MissingPlanError, load_plan_chain, load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
 from chalicelib.clock import Clock, local_date
@@ -198,9 +198,7 @@ class OrderService:
                 "offer_id", "the offer names a plan that no longer exists", "broken_offer"
             ) from None
         plan = plans[offer.plan_id]
-        product_ids = {ident for p in plans.values() for ident in p.product_ids}
-        found_products = self._store.batch_get((keys.product(ident).pk, "PRODUCT") for ident in product_ids)
-        products = {item.document(Product).id: item.document(Product) for item in found_products.values()}
+        products = load_products(self._store, plans.values())
         entity = self._catalog.legal_entity(plan.legal_entity_id)
         return OrderCatalog(offer, plan, plans, products, entity)
 
