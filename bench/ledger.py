@@ -140,7 +140,7 @@ def ocr_import(context: BenchContext) -> Sequence[Table]:
                 "one invoice per transaction, each its own customer; 80 % exact, 5 % over, 5 % under,",
                 "5 % unknown KID and 5 % wrong check digit (suspense); KIDs, invoices and accounts are",
                 "read a hundred at a time, then one TransactWriteItems per transaction",
-                f"set ABO_BENCH_OCR_TRANSACTIONS={TARGET} to import the full file (about half an hour against",
+                f"ABO_BENCH_OCR_TRANSACTIONS={TARGET} imports the full file (about half an hour against",
                 "moto here); otherwise the extrapolation assumes the measured rate holds, as the work per",
                 "transaction does not grow with the file",
             ],
