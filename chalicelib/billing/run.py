@@ -260,7 +260,10 @@ class InvoiceRun:
             )
         for number, (renewal, candidate, fees) in zip(numbers, batch, strict=True):
             invoice = renewal.invoice.model_copy(
-                update={"number": number, "kid": _kid(renewal.invoice, candidate.subscription, number)}
+                update={
+                    "number": number,
+                    "kid": make_invoice_kid(candidate.subscription.customer_number, number),
+                }
             )
             if self._ledger is not None:
                 # The ledger's entry and open item join this transaction; customer credit may pay the
@@ -322,11 +325,6 @@ def _batches(
             batches.append([renewal])
             customers.append({customer})
     return batches
-
-
-def _kid(invoice: Invoice, subscription: Subscription, number: int) -> str:
-    del invoice
-    return make_invoice_kid(subscription.customer_number, number)
 
 
 def _kid_lookup(invoice: Invoice) -> DocumentItem:

@@ -43,7 +43,7 @@ def test_kari_orders_a_bundle_and_renews(api: Api) -> None:
     )
     offer = api.created(
         "/v1/offers",
-        {"name": "Pakke", "plan_id": plan["id"], "payment_methods": ["invoice"], "access": "on_order"},
+        {"name": "Pakke", "plan_id": plan["id"], "payment_methods": ["invoice", "ehf"], "access": "on_order"},
     )
 
     # Kari orders; the shop retries the same request
@@ -106,3 +106,42 @@ def requests_quote(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
+
+
+def test_an_organisation_orders_with_ehf_and_is_found_by_its_number(api: Api) -> None:
+    """Runs after Kari's scenario on the same stack: the seller and catalog exist, the clock stands on
+    18 January. Nordlys Eiendom AS orders the same bundle, paid by EHF (14 days), twice: one customer."""
+    offer_id = api.get("/v1/offers").json()["items"][0]["id"]
+    today = api.get("/v1/test/clock").json()["now"][:10]
+    organisation = {
+        "type": "organization",
+        "name": "Nordlys Eiendom AS",
+        "email": "faktura@nordlys.example.no",
+        "org_number": "923 609 016",
+    }
+    bad = api.post(
+        "/v1/orders",
+        {
+            "offer_id": offer_id,
+            "payment_method": "ehf",
+            "customer": {**organisation, "org_number": "923609017"},
+        },
+    )
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["customer.org_number"]
+    first = api.created(
+        "/v1/orders", {"offer_id": offer_id, "payment_method": "ehf", "customer": organisation}
+    )
+    again = api.created(
+        "/v1/orders", {"offer_id": offer_id, "payment_method": "ehf", "customer": organisation}
+    )
+    assert (first["new_customer"], again["new_customer"]) == (True, False)
+    assert first["customer_id"] == again["customer_id"]
+    customer = api.get(f"/v1/customers/{first['customer_id']}").json()
+    assert (customer["type"], customer["org_number"]) == ("organization", "923609016")
+    invoice = api.get(f"/v1/invoices/{first['invoice_id']}").json()
+    assert (invoice["payment_method"], invoice["issue_date"]) == ("ehf", today)
+    assert invoice["due_date"] == "2027-02-01"  # 14 days from 18 January
+    assert invoice["totals"]["vat"]["amount"] == 1000
+    found = api.get("/v1/customers?q=923609016").json()["items"]
+    assert [c["id"] for c in found] == [first["customer_id"]]
