@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chalicelib.store.documents import DocumentStore
     from chalicelib.store.system import SystemStore
     from chalicelib.subscriptions.access import AccessService
+    from chalicelib.subscriptions.changes import ChangeService
     from chalicelib.subscriptions.service import SubscriptionService
     from chalicelib.subscriptions.stopping import StopService
     from chalicelib.system.clock_service import ClockService
@@ -239,7 +240,16 @@ class Services:
         """Stopping subscriptions, with credit for unused paid time."""
         from chalicelib.subscriptions.stopping import StopService
 
-        return StopService(self.documents, self.credit_notes, self.access, self.clock)
+        return StopService(self.changes)
+
+    @cached_property
+    def changes(self) -> ChangeService:
+        """Plan and quantity changes, pauses and resumes."""
+        from chalicelib.subscriptions.changes import ChangeService
+
+        return ChangeService(
+            self.documents, self.catalog, self.credit_notes, self.ledger, self.drafts, self.access, self.clock
+        )
 
     @cached_property
     def invoice_run(self) -> InvoiceRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from pydantic import Field, StrictInt
@@ -85,3 +86,72 @@ def stop_subscription(call: Call) -> SubscriptionView:
     call.services.stops.stop(call.path["id"], request.effective, request.reason)
     found = call.services.subscriptions.subscription(call.path["id"])
     return subscription_view(found.subscription, found.plan_id, found.current_period, found.draft)
+
+
+def _view(call: Call, subscription_id: str) -> SubscriptionView:
+    found = call.services.subscriptions.subscription(subscription_id)
+    return subscription_view(found.subscription, found.plan_id, found.current_period, found.draft)
+
+
+class ChangeRequest(RequestModel):
+    """A new plan, a new quantity, or both."""
+
+    plan_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    effective: StopWhen = Field(
+        default=StopWhen.NOW,
+        description="now: from the end of today (local), by the plan's proration; period_end: from the next period",
+    )
+
+
+@router.route(
+    "POST",
+    "/v1/subscriptions/{id}/change",
+    summary="Change a subscription's plan or quantity, now or at period end",
+    body=ChangeRequest,
+    response=SubscriptionView,
+    idempotent=True,
+    problems=(404, 409),
+)
+def change_subscription(call: Call) -> SubscriptionView:
+    """Invoiced time is restated by the plan's proration: credit notes, then one invoice for what is owed."""
+    request = call.body(ChangeRequest)
+    call.services.changes.change(call.path["id"], request.plan_id, request.quantity, request.effective)
+    return _view(call, call.path["id"])
+
+
+class PauseRequest(RequestModel):
+    """The pause's first day and the day billing resumes (open-ended when absent)."""
+
+    from_: date = Field(alias="from", description="the first paused day: tomorrow at the earliest")
+    until: date | None = Field(default=None, description="the first day after the pause")
+
+
+@router.route(
+    "POST",
+    "/v1/subscriptions/{id}/pause",
+    summary="Pause a subscription: paused days are not invoiced, paid ones are credited",
+    body=PauseRequest,
+    response=SubscriptionView,
+    idempotent=True,
+    problems=(404, 409),
+)
+def pause_subscription(call: Call) -> SubscriptionView:
+    """Pause from a day (until a day, or until resumed)."""
+    request = call.body(PauseRequest)
+    call.services.changes.pause(call.path["id"], request.from_, request.until)
+    return _view(call, call.path["id"])
+
+
+@router.route(
+    "POST",
+    "/v1/subscriptions/{id}/resume",
+    summary="Resume a paused subscription from tomorrow",
+    response=SubscriptionView,
+    idempotent=True,
+    problems=(404, 409),
+)
+def resume_subscription(call: Call) -> SubscriptionView:
+    """End the pause at the end of today; a pause not started yet is removed."""
+    call.services.changes.resume(call.path["id"])
+    return _view(call, call.path["id"])

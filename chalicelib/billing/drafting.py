@@ -68,8 +68,9 @@ def build_period_invoice(
 ) -> Invoice:
     """The invoice for one billing period of a subscription, with the given fees added."""
     country = seller.entity.country
+    quantity = billing_period.quantity or subscription.quantity
     charges = period_charges(
-        billing_period, products, subscription.quantity, seller.vat_table, country, subscription.language
+        billing_period, products, quantity, seller.vat_table, country, subscription.language
     )
     charges += fee_charges(fees, seller.vat_table, country, billing_period.period.start)
     include_vat = billing_period.plan.prices_include_vat

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chalicelib.billing.models import DatePeriod
+from chalicelib.billing.models import DatePeriod, InvoiceLine
 from chalicelib.catalog.models import Document, PaymentMethod
 
 
@@ -29,14 +29,60 @@ class StopWhen(StrEnum):
 
 
 class Phase(Document):
-    """A stretch of a subscription on one plan: from ``start``, for ``periods`` periods (None: until
-    changed), optionally at a campaign ``price`` instead of the plan's list price."""
+    """A stretch of a subscription on one plan from ``start``, optionally at a campaign ``price`` instead
+    of the plan's list price.
+
+    Periods are cut from ``anchor`` (default: ``start``), so a phase that begins mid-period (a change, a
+    resume after a pause) keeps the billing day and its first period is a prorated part. ``periods`` ends
+    the phase after that many periods counted from the anchor (None: until the next phase). A ``paused``
+    phase is not invoiced and grants no access.
+    """
 
     plan_id: str
     start: date
     periods: int | None = None
     price: int | None = None
-    source: str = Field(default="order", description="order, campaign, next_plan, change, …")
+    anchor: date | None = None
+    quantity: int | None = Field(default=None, description="None: the subscription's quantity")
+    paused: bool = False
+    source: str = Field(default="order", description="order, campaign, next_plan, change, pause, resume…")
+
+    @property
+    def period_anchor(self) -> date:
+        """The first day of the phase's period 0."""
+        return self.anchor or self.start
+
+
+class PauseWindow(Document):
+    """A pause: not invoiced and no access from ``start`` until ``until`` (exclusive; None: until resumed)."""
+
+    start: date
+    until: date | None = None
+    following: list[Phase] = Field(
+        default_factory=list, description="the phases the pause interrupts, resumed where they stand"
+    )
+
+
+class PlannedCredit(Document):
+    """A credit note a change will issue: its id, the invoice it credits and the lines (negative)."""
+
+    credit_note_id: str
+    invoice_id: str
+    lines: list[InvoiceLine]
+
+
+class Restatement(Document):
+    """What a change, pause or stop does to invoices already issued, decided before any of it is written:
+    credit notes first, then one invoice for what is still owed (used days of unpaid periods, the new
+    terms for periods already invoiced, a charged early stop). Ids are fixed, so a crash is finished by
+    running the rest again."""
+
+    number: int
+    credits: list[PlannedCredit]
+    invoice_id: str
+    lines: list[InvoiceLine]
+    period: DatePeriod | None = None
+    invoiced_period: DatePeriod
 
 
 class Subscription(Document):
@@ -62,6 +108,14 @@ class Subscription(Document):
     binding_end: date | None = None
     ends_on: date | None = Field(default=None, description="first day without the subscription, once stopped")
     stop_reason: str | None = None
+    pause: PauseWindow | None = Field(default=None, description="the latest pause, while it is current")
+    changes: int = Field(default=0, description="how many changes, pauses and stops have restated invoices")
+    pending: Restatement | None = Field(
+        default=None, description="a change whose credit notes and invoice are being issued"
+    )
+    usage_billed_until: date | None = Field(
+        default=None, description="usage of periods ending on or before this day is invoiced"
+    )
     invoiced_period: DatePeriod = Field(
         description="the latest period invoiced (renewals are invoiced ahead)"
     )

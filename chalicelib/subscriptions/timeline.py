@@ -15,7 +15,7 @@ from itertools import islice
 
 from chalicelib.billing.lines import Charge
 from chalicelib.billing.models import DatePeriod, LineKind
-from chalicelib.billing.periods import Period, PeriodRule, nominal_period, nth_period
+from chalicelib.billing.periods import Period, PeriodRule, nominal_period, nth_period, period_index
 from chalicelib.catalog.models import Component, Offer, Plan, Product, split_price
 from chalicelib.catalog.vat import VatCode, VatTable
 from chalicelib.money import Money
@@ -35,6 +35,7 @@ class BillingPeriod:
     nominal: Period
     plan: Plan
     campaign_price: int | None
+    quantity: int | None = None
 
     @property
     def dates(self) -> DatePeriod:
@@ -79,31 +80,46 @@ def plans_needed(phases: list[Phase], plans: Mapping[str, Plan]) -> set[str]:
 
 
 def billing_periods(phases: list[Phase], plans: Mapping[str, Plan]) -> Iterator[BillingPeriod]:
-    """Every billing period of the subscription, in order (endless unless the phases end)."""
+    """Every billing period of the subscription, in order (endless unless the phases end). Paused phases
+    yield nothing; a period cut by a phase boundary is the part inside the phase."""
     queue = list(phases)
     index = 0
     position = 0
     while position < len(queue):
         phase = queue[position]
         plan = plans[phase.plan_id]
-        rule = rule_for(plan, phase.start)
+        rule = rule_for(plan, phase.period_anchor)
         limit = phase.periods
         next_start = queue[position + 1].start if position + 1 < len(queue) else None
-        if limit is None and next_start is None and plan.next_plan_id:
+        if limit is None and next_start is None and plan.next_plan_id and not phase.paused:
             limit = max(plan.binding_periods, 1)
             next_start = nth_period(rule, limit - 1).end
-            queue.append(Phase(plan_id=plan.next_plan_id, start=next_start, source="next_plan"))
+            queue.append(
+                Phase(
+                    plan_id=plan.next_plan_id,
+                    start=next_start,
+                    quantity=phase.quantity,
+                    source="next_plan",
+                )
+            )
+        if phase.paused:
+            position += 1
+            continue
+        number = period_index(rule, phase.start)
         in_phase = 0
-        while limit is None or in_phase < limit:
-            period = nth_period(rule, in_phase)
+        while limit is None or number < limit:
+            period = nth_period(rule, number)
             if next_start is not None and period.start >= next_start:
                 break
-            nominal = nominal_period(rule, in_phase)
+            nominal = nominal_period(rule, number)
+            if period.start < phase.start:
+                period = Period(phase.start, period.end)
             if next_start is not None and period.end > next_start:
                 period = Period(period.start, next_start)
-            yield BillingPeriod(index, position, in_phase, period, nominal, plan, phase.price)
+            yield BillingPeriod(index, position, in_phase, period, nominal, plan, phase.price, phase.quantity)
             index += 1
             in_phase += 1
+            number += 1
             if index > MAX_PERIODS:
                 return
         position += 1

@@ -101,9 +101,18 @@ def test_an_unpaid_28_day_month_stopped_on_its_9th_day_leaves_27_euro_owed(
     services.clock_service.advance(datetime(2027, 2, 9, 10, 0, tzinfo=UTC))
     status, _ = http.post(f"/v1/subscriptions/{placed['subscription_id']}/stop", {"effective": "now"})
     assert status == 200
+    # The unpaid invoice is credited in full and the 9 days used are invoiced again: 27.00 EUR owed.
     _, invoice = http.get(f"/v1/invoices/{placed['invoice_id']}")
-    assert invoice["open_amount"] == {"amount": 2700, "currency": "EUR"}
-    assert [c["totals"]["gross"]["amount"] for c in credit_notes_of(http, placed["customer_id"])] == [-5700]
+    assert (invoice["status"], invoice["open_amount"]["amount"]) == ("credited", 0)
+    assert [c["totals"]["gross"]["amount"] for c in credit_notes_of(http, placed["customer_id"])] == [-8400]
+    _, page = http.get(f"/v1/customers/{placed['customer_id']}/invoices")
+    [used] = [i for i in page["items"] if i["kind"] == "invoice" and i["id"] != placed["invoice_id"]]
+    assert used["totals"]["gross"] == {"amount": 2700, "currency": "EUR"}
+    assert [(ln["period"], ln["gross"]["amount"]) for ln in used["lines"]] == [
+        ({"start": "2027-02-01", "end": "2027-02-10"}, 2700)
+    ]
+    ledger = http.get(f"/v1/customers/{placed['customer_id']}/ledger")[1]
+    assert ledger["balance"] == {"amount": 2700, "currency": "EUR"}
 
 
 def test_a_stop_at_period_end_credits_a_period_already_invoiced_ahead(http: Http, services: Services) -> None:
@@ -130,3 +139,19 @@ def test_a_binding_period_refuses_an_early_stop(http: Http, services: Services) 
     assert "bound until 2028-01-01" in problem["detail"]
     _, subscription = http.get(f"/v1/subscriptions/{placed['subscription_id']}")
     assert subscription["status"] == "active"
+
+
+def test_a_charged_early_stop_invoices_the_rest_of_the_binding(http: Http, services: Services) -> None:
+    placed = order(http, euro_offer(http, 8400, binding_periods=3, early_stop="charge"), "2027-01-01")
+    services.clock_service.advance(datetime(2027, 1, 10, 12, 0, tzinfo=UTC))
+    status, stopped = http.post(f"/v1/subscriptions/{placed['subscription_id']}/stop", {"effective": "now"})
+    assert status == 200, stopped
+    assert stopped["ends_on"] == "2027-01-11"
+    assert credit_notes_of(http, placed["customer_id"]) == []  # January stays as invoiced
+    _, page = http.get(f"/v1/customers/{placed['customer_id']}/invoices")
+    [charged] = [i for i in page["items"] if i["kind"] == "invoice" and i["id"] != placed["invoice_id"]]
+    assert [(ln["period"]["start"], ln["gross"]["amount"]) for ln in charged["lines"]] == [
+        ("2027-02-01", 8400),
+        ("2027-03-01", 8400),
+    ]
+    assert "binding period" in charged["lines"][0]["text"]

@@ -1,0 +1,512 @@
+"""Changing a subscription: plan or quantity (now or at period end), pause and resume, and the money that
+follows for periods already invoiced.
+
+Each change runs in three steps, so that a crash at any point is finished by the next call on the
+subscription (or the same call retried):
+
+1. one transaction writes the new phases and the planned :class:`Restatement` on the subscription
+   (credit note ids and the lines of the invoice to issue are fixed here) and removes the stale draft;
+2. the credit notes are issued, each idempotent by its id;
+3. one transaction numbers and issues the restatement invoice with its ledger entry and clears the plan;
+   the draft of the next invoice is then rebuilt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from chalicelib.billing.credit_notes import CreditNotes
+from chalicelib.billing.drafting import Seller, subscription_invoice_id
+from chalicelib.billing.drafts import DraftService, document_item_for
+from chalicelib.billing.kid import make_invoice_kid
+from chalicelib.billing.lines import totals_of, vat_summary_of
+from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, InvoiceStatus
+from chalicelib.billing.restatement import (
+    IssuedInvoice,
+    Straddle,
+    new_terms_lines,
+    restate_issued,
+    restatement,
+)
+from chalicelib.catalog.models import LegalEntity, Plan, Product, Proration
+from chalicelib.catalog.plans import load_products
+from chalicelib.catalog.service import CatalogService
+from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
+from chalicelib.clock import Clock, local_date
+from chalicelib.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    UnavailableError,
+    ValidationFailedError,
+)
+from chalicelib.ledger.service import LedgerService
+from chalicelib.store import keys
+from chalicelib.store.counters import read_counter
+from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, lookup_item
+from chalicelib.subscriptions.access import AccessService
+from chalicelib.subscriptions.models import (
+    PauseWindow,
+    Phase,
+    Restatement,
+    StopWhen,
+    Subscription,
+    SubscriptionStatus,
+)
+from chalicelib.subscriptions.timeline import BillingPeriod, billing_periods, period_containing_day
+from chalicelib.subscriptions.writes import subscription_item
+
+ATTEMPTS = 10
+LOOK_BACK = 3  # invoiced periods before the effective date whose lines may still cover it
+
+
+def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailedError:
+    return ValidationFailedError(message, [FieldError(field, message, code)])
+
+
+def phases_before(phases: Sequence[Phase], day: date) -> list[Phase]:
+    """The phases that start before ``day`` (the last of them then ends at ``day``)."""
+    return [phase for phase in phases if phase.start < day]
+
+
+def continuation(phases: Sequence[Phase], day: date, source: str, quantity: int | None = None) -> list[Phase]:
+    """The phases from ``day`` on, as if nothing happened: the phase in effect on ``day`` restarted there
+    on its own anchor (so its billing day and term are kept), then the phases after it."""
+    in_effect = [phase for phase in phases if phase.start <= day and not phase.paused]
+    later = [phase for phase in phases if phase.start > day and not phase.paused]
+    result: list[Phase] = []
+    if in_effect:
+        current = in_effect[-1]
+        result.append(
+            current.model_copy(update={"start": day, "anchor": current.period_anchor, "source": source})
+        )
+    result.extend(later)
+    if quantity is not None:
+        result = [phase.model_copy(update={"quantity": quantity}) for phase in result]
+    return result
+
+
+def same_periods(a: Plan, b: Plan) -> bool:
+    """Whether two plans cut time the same way (a change between them keeps the billing day)."""
+    return a.period == b.period and a.alignment == b.alignment
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A subscription as read for a change, with what billing it needs."""
+
+    item: DocumentItem
+    subscription: Subscription
+    plans: dict[str, Plan]
+    products: dict[str, Product]
+    entity: LegalEntity
+
+    @property
+    def version(self) -> int:
+        """The version the change's first write is conditional on."""
+        return int(self.item.version)
+
+    @property
+    def seller(self) -> Seller:
+        """The seller and its VAT rules."""
+        return Seller(self.entity, DEFAULT_VAT_TABLE)
+
+
+class ChangeService:
+    """Plan and quantity changes, pauses and resumes, and the restatements they need."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        catalog: CatalogService,
+        credit_notes: CreditNotes,
+        ledger: LedgerService,
+        drafts: DraftService,
+        access: AccessService,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._credit_notes = credit_notes
+        self._ledger = ledger
+        self._drafts = drafts
+        self._access = access
+        self._clock = clock
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def load(self, subscription_id: str, extra_plans: Sequence[str] = ()) -> Loaded:
+        """The subscription (finishing any change left half-way first), its plans, products and seller."""
+        item = self._store.get(keys.subscription(subscription_id).pk, "SUB")
+        if item is None:
+            raise NotFoundError(f"no subscription {subscription_id}")
+        subscription = item.document(Subscription)
+        if subscription.pending is not None:
+            self.finish(subscription_id)
+            return self.load(subscription_id, extra_plans)
+        plans = self._drafts.load_plans([*(p.plan_id for p in subscription.phases), *extra_plans])
+        return Loaded(
+            item,
+            subscription,
+            plans,
+            load_products(self._store, plans.values()),
+            self._catalog.legal_entity(subscription.legal_entity_id),
+        )
+
+    def today(self) -> date:
+        """The business date."""
+        return local_date(self._clock.now())
+
+    def issued_from(self, loaded: Loaded, effective: date) -> list[IssuedInvoice]:
+        """The issued invoices (and their credit notes) whose lines may cover days from ``effective``."""
+        subscription = loaded.subscription
+        invoiced_end = subscription.invoiced_period.end
+        ids: list[str] = []
+        recent: list[str] = []
+        for billing_period in billing_periods(subscription.phases, loaded.plans):
+            if billing_period.period.start >= invoiced_end:
+                break
+            invoice_id = subscription_invoice_id(subscription.id, billing_period.period.start)
+            if billing_period.period.end > effective:
+                ids.append(invoice_id)
+            else:
+                recent = [*recent[-(LOOK_BACK - 1) :], invoice_id]
+        stem = subscription.id.split("_", 1)[-1]
+        ids = [*recent, *ids, *(f"inv_{stem}_r{n}" for n in range(1, subscription.changes + 1))]
+        found = self._store.batch_get((keys.invoice(i).pk, "INVOICE") for i in dict.fromkeys(ids))
+        invoices = [item.document(Invoice) for item in found.values()]
+        invoices = [i for i in invoices if i.status in (InvoiceStatus.ISSUED, InvoiceStatus.PAID)]
+        note_ids: dict[str, list[str]] = {}
+        for invoice in invoices:
+            markers = self._store.query(keys.invoice(invoice.id).pk, "CREDIT#")
+            note_ids[invoice.id] = [m.sk.removeprefix("CREDIT#") for m in markers.items]
+        notes = self._store.batch_get((keys.invoice(n).pk, "INVOICE") for ns in note_ids.values() for n in ns)
+        return [
+            IssuedInvoice(
+                invoice,
+                [
+                    notes[(keys.invoice(n).pk, "INVOICE")].document(Invoice)
+                    for n in note_ids[invoice.id]
+                    if (keys.invoice(n).pk, "INVOICE") in notes
+                ],
+            )
+            for invoice in invoices
+        ]
+
+    # -- planning --------------------------------------------------------------------------------------
+
+    def plan_restatement(
+        self,
+        loaded: Loaded,
+        new_phases: list[Phase],
+        effective: date,
+        straddle: Straddle,
+        *,
+        charge_from: date | None = None,
+        extra_lines: Sequence[InvoiceLine] = (),
+    ) -> Restatement | None:
+        """What the change does to invoices already issued: credits, and one invoice for what is owed.
+        New terms are charged for periods starting from ``charge_from`` (default: ``effective``) that
+        start before the end of what was invoiced."""
+        subscription = loaded.subscription
+        number = subscription.changes + 1
+        restated = restate_issued(self.issued_from(loaded, effective), effective, straddle, number)
+        invoiced_end = subscription.invoiced_period.end
+        start = charge_from or effective
+        charged: list[BillingPeriod] = []
+        for billing_period in billing_periods(new_phases, loaded.plans):
+            if billing_period.period.start >= invoiced_end:
+                break
+            if billing_period.period.start >= start:
+                charged.append(billing_period)
+        updated = subscription.model_copy(update={"phases": new_phases})
+        lines = [*new_terms_lines(loaded.seller, updated, charged, loaded.products), *extra_lines]
+        invoiced = subscription.invoiced_period
+        if charged and charged[-1].period.end > invoiced.end:
+            invoiced = charged[-1].dates
+        return restatement(subscription, number, restated, lines, invoiced)
+
+    def commit(
+        self,
+        loaded: Loaded,
+        updated: Subscription,
+        planned: Restatement | None,
+        *,
+        access_until: date | None = None,
+        revoke_products: Sequence[str] = (),
+    ) -> Subscription:
+        """Step 1: the new terms and the plan, in one transaction; then steps 2 and 3."""
+        subscription = loaded.subscription
+        changed = updated.model_copy(
+            update={
+                "pending": planned,
+                "changes": subscription.changes + (1 if planned else 0),
+                "next_invoice_id": None,
+                "next_invoice_date": None,
+            }
+        )
+        replaces: list[tuple[DocumentItem, int]] = [
+            (subscription_item(changed, loaded.version), loaded.version)
+        ]
+        creates: list[DocumentItem] = []
+        for plan_id in {p.plan_id for p in changed.phases} - {p.plan_id for p in subscription.phases}:
+            member = keys.plan_member(plan_id, subscription.id)
+            if self._store.get(member.pk, member.sk) is None:
+                creates.append(
+                    lookup_item(
+                        member.pk, keys.subscription(subscription.id), kind="plan_member", sk=member.sk
+                    )
+                )
+        if revoke_products or access_until is not None:
+            replaces += self._access.revoke_writes(
+                subscription.customer_id,
+                list(revoke_products) or subscription.product_ids,
+                subscription.id,
+                until=access_until,
+            )
+        deletes = []
+        if subscription.next_invoice_id:
+            draft = self._store.get(keys.invoice(subscription.next_invoice_id).pk, "INVOICE")
+            if draft is not None and draft.status == InvoiceStatus.DRAFT:
+                deletes.append(draft)
+        try:
+            self._store.write(creates, replaces, deletes=deletes)
+        except WriteConflictError:
+            raise ConflictError("the subscription changed at the same time; try again") from None
+        return self.finish(subscription.id)
+
+    # -- finishing -------------------------------------------------------------------------------------
+
+    def finish(self, subscription_id: str) -> Subscription:
+        """Steps 2 and 3 of a change recorded on the subscription, then the draft; safe to repeat."""
+        for attempt in range(ATTEMPTS):
+            item = self._store.get(keys.subscription(subscription_id).pk, "SUB")
+            if item is None:
+                raise NotFoundError(f"no subscription {subscription_id}")
+            subscription = item.document(Subscription)
+            planned = subscription.pending
+            if planned is None:
+                break
+            for credit in planned.credits:
+                self._credit_notes.issue(
+                    credit.invoice_id, None, lines=credit.lines, credit_note_id=credit.credit_note_id
+                )
+            try:
+                self._issue(subscription, int(item.version), planned)
+                break
+            except WriteConflictError:
+                time.sleep(0.002 * 2 ** min(attempt, 4))
+        else:
+            raise UnavailableError("the invoice series is busy; try again")
+        self._drafts.rebuild(subscription_id)
+        found = self._store.get_document(keys.subscription(subscription_id).pk, "SUB", Subscription)
+        assert found is not None
+        return found
+
+    def _issue(self, subscription: Subscription, version: int, planned: Restatement) -> None:
+        done = subscription.model_copy(update={"pending": None, "invoiced_period": planned.invoiced_period})
+        replaces: list[tuple[DocumentItem, int]] = [(subscription_item(done, version), version)]
+        if not planned.lines or self._store.get(keys.invoice(planned.invoice_id).pk, "INVOICE") is not None:
+            self._store.write([], replaces)
+            return
+        entity = self._catalog.legal_entity(subscription.legal_entity_id)
+        now = self._clock.now()
+        today = local_date(now)
+        counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
+        (number,), claim = counter.take()
+        invoice = Invoice(
+            id=planned.invoice_id,
+            legal_entity_id=entity.id,
+            customer_id=subscription.customer_id,
+            subscription_id=subscription.id,
+            status=InvoiceStatus.ISSUED,
+            number=number,
+            kid=make_invoice_kid(subscription.customer_number, number),
+            currency=subscription.currency,
+            language=subscription.language,
+            payment_method=subscription.payment_method,
+            invoice_date=today,
+            due_date=today + timedelta(days=entity.due_days_for(subscription.payment_method)),
+            period=planned.period,
+            lines=planned.lines,
+            totals=totals_of(planned.lines),
+            vat_summary=vat_summary_of(planned.lines),
+            open_amount=totals_of(planned.lines).gross,
+            issued_at=now,
+            created_at=now,
+        )
+        writes = self._ledger.invoice_issued_writes(invoice)
+        stored = writes.invoice or invoice
+        self._store.write(
+            [document_item_for(stored), *writes.creates],
+            [*replaces, *writes.replaces],
+            updates=[claim, *writes.updates],
+        )
+
+    # -- the changes -----------------------------------------------------------------------------------
+
+    def change(
+        self, subscription_id: str, plan_id: str | None, quantity: int | None, when: StopWhen
+    ) -> Subscription:
+        """Switch plan and/or quantity now or at the end of the current period."""
+        if plan_id is None and quantity is None:
+            raise _invalid("plan_id", "name a plan_id, a quantity or both", "missing")
+        loaded = self.load(subscription_id, [plan_id] if plan_id else [])
+        subscription = loaded.subscription
+        if subscription.status != SubscriptionStatus.ACTIVE:
+            raise ConflictError(f"a subscription that is {subscription.status.value} cannot be changed")
+        today = self.today()
+        current = self._current(loaded, today)
+        new_plan = loaded.plans.get(plan_id) if plan_id else None
+        if plan_id and new_plan is None:
+            raise NotFoundError(f"no plan {plan_id}")
+        if new_plan is not None:
+            self._check_plan(current.plan, new_plan, subscription)
+        current_quantity = current.quantity or subscription.quantity
+        if (new_plan is None or new_plan.id == current.plan.id) and quantity in (None, current_quantity):
+            raise _invalid("plan_id", "that is the subscription's plan and quantity already", "unchanged")
+        effective, straddle = self._effective(subscription, current, when, today)
+        kept = phases_before(subscription.phases, effective)
+        if new_plan is None or new_plan.id == current.plan.id:
+            following = continuation(subscription.phases, effective, "change", quantity)
+        else:
+            keeps_day = same_periods(current.plan, new_plan)
+            following = [
+                Phase(
+                    plan_id=new_plan.id,
+                    start=effective,
+                    anchor=self._anchor_of(subscription.phases, effective) if keeps_day else effective,
+                    quantity=quantity or current_quantity,
+                    source="change",
+                )
+            ]
+        new_phases = [*kept, *following]
+        charge_from = effective
+        if straddle == Straddle.KEEP:
+            charge_from = current.period.end
+        planned = self.plan_restatement(loaded, new_phases, effective, straddle, charge_from=charge_from)
+        updated = subscription.model_copy(
+            update={
+                "phases": new_phases,
+                "quantity": quantity or subscription.quantity,
+                "product_ids": list((new_plan or current.plan).product_ids)
+                if effective <= today + timedelta(days=1)
+                else subscription.product_ids,
+            }
+        )
+        dropped = [p for p in subscription.product_ids if p not in updated.product_ids]
+        return self.commit(
+            loaded, updated, planned, access_until=effective if dropped else None, revoke_products=dropped
+        )
+
+    @staticmethod
+    def _anchor_of(phases: Sequence[Phase], day: date) -> date:
+        in_effect = [phase for phase in phases if phase.start <= day and not phase.paused]
+        return in_effect[-1].period_anchor if in_effect else day
+
+    def _current(self, loaded: Loaded, today: date) -> BillingPeriod:
+        subscription = loaded.subscription
+        day = max(today, subscription.start_date)
+        current = period_containing_day(subscription.phases, loaded.plans, day)
+        if current is None:
+            raise ConflictError("the subscription has no current period to change (paused or ended)")
+        return current
+
+    @staticmethod
+    def _check_plan(current: Plan, new_plan: Plan, subscription: Subscription) -> None:
+        if new_plan.currency != current.currency or new_plan.legal_entity_id != subscription.legal_entity_id:
+            raise _invalid(
+                "plan_id",
+                "the new plan must have the same seller and currency as the subscription",
+                "mismatch",
+            )
+
+    @staticmethod
+    def _effective(
+        subscription: Subscription, current: BillingPeriod, when: StopWhen, today: date
+    ) -> tuple[date, Straddle]:
+        if today < subscription.start_date:
+            return subscription.start_date, Straddle.PRORATE
+        if when == StopWhen.PERIOD_END:
+            return current.period.end, Straddle.PRORATE
+        proration = current.plan.proration
+        if proration == Proration.WHOLE_PERIOD:
+            return current.period.start, Straddle.PRORATE
+        if proration == Proration.NONE:
+            return today + timedelta(days=1), Straddle.KEEP
+        return today + timedelta(days=1), Straddle.PRORATE
+
+    def pause(self, subscription_id: str, start: date, until: date | None) -> Subscription:
+        """Pause from ``start`` until ``until`` (exclusive; open-ended when None): paused days are not
+        invoiced, paid paused days are credited, and access stops for the pause."""
+        loaded = self.load(subscription_id)
+        subscription = loaded.subscription
+        today = self.today()
+        if subscription.status != SubscriptionStatus.ACTIVE:
+            raise ConflictError(f"a subscription that is {subscription.status.value} cannot be paused")
+        if subscription.pause is not None and (
+            subscription.pause.until is None or subscription.pause.until > today
+        ):
+            raise ConflictError("the subscription already has a pause; resume it first")
+        earliest = max(today + timedelta(days=1), subscription.start_date)
+        if start < earliest:
+            raise _invalid("from", f"a pause starts on {earliest.isoformat()} at the earliest", "too_early")
+        if until is not None and until <= start:
+            raise _invalid("until", "until must be after from", "before_start")
+        if subscription.ends_on is not None and start >= subscription.ends_on:
+            raise _invalid("from", "the subscription ends before that", "after_end")
+        interrupted = continuation(subscription.phases, start, "resume")
+        if not interrupted:
+            raise ConflictError("the subscription has no period to pause then")
+        paused = Phase(plan_id=interrupted[0].plan_id, start=start, paused=True, source="pause")
+        new_phases = [*phases_before(subscription.phases, start), paused]
+        if until is not None:
+            new_phases += continuation(interrupted, until, "resume")
+        planned = self.plan_restatement(loaded, new_phases, start, Straddle.PRORATE)
+        updated = subscription.model_copy(
+            update={
+                "phases": new_phases,
+                "pause": PauseWindow(start=start, until=until, following=interrupted),
+            }
+        )
+        return self.commit(loaded, updated, planned, access_until=start)
+
+    def resume(self, subscription_id: str) -> Subscription:
+        """End the current (or planned) pause at the end of today; a pause not started yet is removed."""
+        loaded = self.load(subscription_id)
+        subscription = loaded.subscription
+        pause = subscription.pause
+        today = self.today()
+        if pause is None or (pause.until is not None and pause.until <= today + timedelta(days=1)):
+            raise ConflictError("the subscription is not paused")
+        resume_on = max(pause.start, today + timedelta(days=1))
+        kept = phases_before(subscription.phases, pause.start)
+        following = continuation(pause.following, resume_on, "resume")
+        if resume_on == pause.start:
+            new_phases = [*kept, *following]
+        else:
+            paused = Phase(plan_id=pause.following[0].plan_id, start=pause.start, paused=True, source="pause")
+            new_phases = [*kept, paused, *following]
+        planned = self.plan_restatement(loaded, new_phases, resume_on, Straddle.PRORATE)
+        updated = subscription.model_copy(
+            update={
+                "phases": new_phases,
+                "pause": None if resume_on == pause.start else pause.model_copy(update={"until": resume_on}),
+            }
+        )
+        return self.commit(loaded, updated, planned)
+
+
+def paused_on(subscription: Subscription, day: date) -> bool:
+    """Whether ``day`` falls in the subscription's pause."""
+    pause = subscription.pause
+    return pause is not None and pause.start <= day and (pause.until is None or day < pause.until)
+
+
+def current_period_of(subscription: Subscription, plans: dict[str, Plan], day: date) -> DatePeriod | None:
+    """The billing period covering ``day``, if any."""
+    found = period_containing_day(subscription.phases, plans, day)
+    return found.dates if found else None
