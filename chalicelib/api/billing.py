@@ -100,7 +100,7 @@ class ChangeRequest(RequestModel):
     quantity: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
     effective: StopWhen = Field(
         default=StopWhen.NOW,
-        description="now: from the end of today (local), by the plan's proration; period_end: from the next period",
+        description="now: from the end of today (local), by the plan's proration; period_end: next period",
     )
 
 
