@@ -1,0 +1,244 @@
+"""Send a notification at most once per message key: e-mail through SES, SMS through SNS.
+
+Before a message goes out, a marker item ``NOTIFICATION#<key>`` / ``SENT`` is created with a conditional
+write; a second send of the same key finds it and sends nothing. The marker is claimed before the
+provider call (status ``sending``) and completed after it (``sent``, with the provider's message id), so a
+crash between the two leaves a claim and never a second message: the same key never sends twice. If the
+provider refuses the message, the claim is removed so that a retry may send it.
+
+Opt-outs are per channel; an opted-out or unreachable recipient gets nothing and no marker, and the
+result says so (a dunning step can then fall back to paper).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from chalicelib.catalog.models import Document
+from chalicelib.clock import Clock
+from chalicelib.customers.models import Customer
+from chalicelib.notifications.outbox import Attachment, Outbox, build_email, sms_text
+from chalicelib.notifications.render import MessageKind, RenderedMessage, render, supported_language
+from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, document_item
+
+KIND = "notification"
+
+
+class SesClient(Protocol):
+    """The part of boto3's SES client the sender uses."""
+
+    def send_raw_email(
+        self,
+        *,
+        Source: str,  # noqa: N803 - boto3's parameter names
+        Destinations: list[str],  # noqa: N803
+        RawMessage: dict[str, bytes],  # noqa: N803
+    ) -> Mapping[str, Any]:
+        """Send a MIME message."""
+        ...
+
+
+class SnsClient(Protocol):
+    """The part of boto3's SNS client the sender uses."""
+
+    def publish(
+        self,
+        *,
+        PhoneNumber: str,  # noqa: N803 - boto3's parameter names
+        Message: str,  # noqa: N803
+        MessageAttributes: dict[str, dict[str, str]],  # noqa: N803
+    ) -> Mapping[str, Any]:
+        """Send an SMS."""
+        ...
+
+
+class Channel(StrEnum):
+    """How a message reaches the customer."""
+
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class SendStatus(StrEnum):
+    """What a send did."""
+
+    SENT = "sent"
+    DUPLICATE = "duplicate"
+    OPTED_OUT = "opted_out"
+    NO_ADDRESS = "no_address"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who gets a message: addresses, language and per-channel opt-outs."""
+
+    customer_id: str
+    language: str
+    email: str | None = None
+    phone: str | None = None
+    email_opt_out: bool = False
+    sms_opt_out: bool = False
+
+    @classmethod
+    def of(cls, customer: Customer, *, email_opt_out: bool = False, sms_opt_out: bool = False) -> Recipient:
+        """A customer as a recipient, with opt-outs from wherever they are kept."""
+        return cls(
+            customer_id=customer.id,
+            language=customer.language,
+            email=customer.email,
+            phone=customer.phone,
+            email_opt_out=email_opt_out,
+            sms_opt_out=sms_opt_out,
+        )
+
+    def address(self, channel: Channel) -> str | None:
+        """The e-mail address or phone number for ``channel``."""
+        return self.email if channel is Channel.EMAIL else self.phone
+
+    def opted_out(self, channel: Channel) -> bool:
+        """True if the customer does not want messages on ``channel``."""
+        return self.email_opt_out if channel is Channel.EMAIL else self.sms_opt_out
+
+
+class SentNotification(Document):
+    """The marker of one message key: claimed (``sending``) or delivered to the provider (``sent``)."""
+
+    message_key: str
+    kind: MessageKind
+    channel: Channel
+    customer_id: str
+    address: str
+    language: str
+    status: str
+    claimed_at: datetime
+    sent_at: datetime | None = None
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of :meth:`NotificationSender.send`."""
+
+    status: SendStatus
+    message_key: str
+    channel: Channel
+    provider_message_id: str | None = None
+    outbox_path: Path | None = None
+
+
+def marker_keys(message_key: str) -> Keys:
+    """Where the marker of ``message_key`` lives in the main table."""
+    return Keys(f"NOTIFICATION#{message_key}", "SENT")
+
+
+class NotificationSender:
+    """Renders and sends notifications idempotently; keeps a copy in the outbox folder when given one."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        ses: SesClient,
+        sns: SnsClient,
+        clock: Clock,
+        *,
+        from_address: str,
+        outbox: Path | None = None,
+        sms_sender_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.ses = ses
+        self.sns = sns
+        self.clock = clock
+        self.from_address = from_address
+        self.outbox = Outbox(outbox) if outbox is not None else None
+        self.sms_sender_id = sms_sender_id
+
+    def send(
+        self,
+        *,
+        message_key: str,
+        kind: MessageKind,
+        channel: Channel,
+        recipient: Recipient,
+        context: Mapping[str, Any],
+        attachments: Sequence[Attachment] = (),
+    ) -> SendResult:
+        """Send ``kind`` to ``recipient`` on ``channel`` unless a message with ``message_key`` was sent
+        (or is being sent) already, or the recipient opted out or has no address for the channel."""
+        if recipient.opted_out(channel):
+            return SendResult(SendStatus.OPTED_OUT, message_key, channel)
+        address = recipient.address(channel)
+        if not address:
+            return SendResult(SendStatus.NO_ADDRESS, message_key, channel)
+        language = supported_language(recipient.language)
+        # Render before claiming the key: a template error must not use it up.
+        message = render(kind, language, context)
+        now = self.clock.now()
+        claim = SentNotification(
+            message_key=message_key,
+            kind=kind,
+            channel=channel,
+            customer_id=recipient.customer_id,
+            address=address,
+            language=language,
+            status="sending",
+            claimed_at=now,
+        )
+        keys = marker_keys(message_key)
+        claim_item = document_item(KIND, keys, claim, status=claim.status)
+        try:
+            self.store.put_new(claim_item)
+        except WriteConflictError:
+            existing = self.store.get_document(keys.pk, keys.sk, SentNotification)
+            provider_id = existing.provider_message_id if existing else None
+            return SendResult(SendStatus.DUPLICATE, message_key, channel, provider_id)
+        try:
+            if channel is Channel.EMAIL:
+                provider_id, path = self._email(message, address, message_key, now, attachments)
+            else:
+                provider_id, path = self._sms(message.sms, address, message_key, now)
+        except Exception:
+            self.store.write([], [], deletes=[document_item(KIND, keys, claim)])
+            raise
+        sent = claim.model_copy(update={"status": "sent", "sent_at": now, "provider_message_id": provider_id})
+        self.store.write([], [(document_item(KIND, keys, sent, status=sent.status), 1)])
+        return SendResult(SendStatus.SENT, message_key, channel, provider_id, path)
+
+    def _email(
+        self,
+        message: RenderedMessage,
+        address: str,
+        message_key: str,
+        now: datetime,
+        attachments: Sequence[Attachment],
+    ) -> tuple[str, Path | None]:
+        email = build_email(
+            message,
+            sender=self.from_address,
+            recipient=address,
+            message_key=message_key,
+            sent_at=now,
+            attachments=attachments,
+        )
+        response = self.ses.send_raw_email(
+            Source=self.from_address, Destinations=[address], RawMessage={"Data": email.as_bytes()}
+        )
+        path = self.outbox.write_email(email, message_key, now) if self.outbox else None
+        return str(response["MessageId"]), path
+
+    def _sms(self, text: str, phone: str, message_key: str, now: datetime) -> tuple[str, Path | None]:
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self.sms_sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": self.sms_sender_id}
+        response = self.sns.publish(PhoneNumber=phone, Message=text, MessageAttributes=attributes)
+        path = None
+        if self.outbox:
+            path = self.outbox.write_sms(
+                sms_text(text, recipient=phone, message_key=message_key, sent_at=now), message_key, now
+            )
+        return str(response["MessageId"]), path
