@@ -1,0 +1,1 @@
+"""Payment methods: one interface (:mod:`.interface`) and an adapter per provider (Vipps Recurring v3)."""
