@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from chalicelib.api.idempotency import IdempotentRequests
+    from chalicelib.avtalegiro.wiring import AvtaleGiro
     from chalicelib.billing.credit_notes import CreditNotes
     from chalicelib.billing.drafts import DraftService
     from chalicelib.billing.run import InvoiceRun
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
     from chalicelib.jobs.template import Wiring
     from chalicelib.ledger.imports import OcrImports
     from chalicelib.ledger.service import LedgerService
+    from chalicelib.notifications.sender import NotificationSender
     from chalicelib.orders.service import OrderService
+    from chalicelib.payments.vipps import VippsAdapter
     from chalicelib.store.documents import DocumentStore
     from chalicelib.store.system import SystemStore
     from chalicelib.subscriptions.access import AccessService
@@ -71,6 +74,49 @@ class Services:
         """SQS client."""
         client: SQSClient = self._client("sqs")
         return client
+
+    @cached_property
+    def ses(self) -> Any:
+        """SES client (e-mail)."""
+        return self._client("ses")
+
+    @cached_property
+    def sns(self) -> Any:
+        """SNS client (SMS)."""
+        return self._client("sns")
+
+    @cached_property
+    def notifications(self) -> NotificationSender:
+        """Idempotent e-mail and SMS, with a copy in the outbox folder when one is configured."""
+        from pathlib import Path
+
+        from chalicelib.notifications.sender import NotificationSender
+
+        folder = self.settings.notification_outbox_dir
+        return NotificationSender(
+            self.documents,
+            self.ses,
+            self.sns,
+            self.clock,
+            from_address=self.settings.notification_from_address,
+            outbox=Path(folder) if folder else None,
+            sms_sender_id=self.settings.sms_sender_id,
+        )
+
+    @cached_property
+    def avtalegiro(self) -> AvtaleGiro:
+        """AvtaleGiro mandate imports and the daily claim and deletion files."""
+        from chalicelib.avtalegiro.wiring import avtalegiro_services
+
+        return avtalegiro_services(self)
+
+    @cached_property
+    def vipps(self) -> VippsAdapter:
+        """Vipps Recurring, over HTTP to the configured base URL."""
+        from chalicelib.payments.vipps import VippsAdapter, VippsClient
+
+        vipps = self.settings.vipps
+        return VippsAdapter(VippsClient(vipps, clock=self.clock), vipps, self.clock)
 
     @cached_property
     def system_store(self) -> SystemStore:

@@ -8,13 +8,17 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chalicelib.payments.settings import VippsSettings
+
 Stage = Literal["local", "test", "dev", "staging", "production"]
 
 
 class Settings(BaseSettings):
     """Everything configurable about one deployment of Abo."""
 
-    model_config = SettingsConfigDict(env_prefix="ABO_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ABO_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
 
     stage: Stage = "local"
     region: str = Field(default="eu-north-1", validation_alias="AWS_REGION")
@@ -39,6 +43,12 @@ class Settings(BaseSettings):
     problem_base_url: str = "https://abo.dev/problems/"
     heartbeat_stale_seconds: int = 300
     log_level: str = "INFO"
+    # E-mail sender and SMS sender id; the outbox (local stage) keeps a copy of every message sent.
+    notification_from_address: str = "noreply@abo.local"
+    notification_outbox_dir: str = ""
+    sms_sender_id: str = "Abo"
+    # ABO_VIPPS__BASE_URL, ABO_VIPPS__CLIENT_ID, ... (Secrets Manager / SSM values in AWS)
+    vipps: VippsSettings = Field(default_factory=VippsSettings)
 
     @property
     def is_production(self) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.avtalegiro.claims import claim_index_writes
 from chalicelib.billing.drafting import Seller
 from chalicelib.billing.drafts import document_item_for
 from chalicelib.billing.kid import make_invoice_kid
@@ -44,7 +45,7 @@ from chalicelib.subscriptions.writes import RENEWAL_SHARDS, renewal_partition, s
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-BATCH = 12  # renewals per transaction: up to 7 items each with the ledger's, plus the counter, within 100
+BATCH = 11  # renewals per transaction: up to 8 items each (ledger, AvtaleGiro claim), plus the counter
 PAGE = 48
 
 
@@ -274,6 +275,7 @@ class InvoiceRun:
                 replaces.extend(ledger_writes.replaces)
                 updates.extend(ledger_writes.updates)
             issued.append(invoice.id)
+            creates.extend(claim_index_writes(invoice))
             invoice_item = document_item_for(invoice)
             if candidate.draft_version is not None and candidate.subscription.next_invoice_id == invoice.id:
                 replaces.append((invoice_item, candidate.draft_version))

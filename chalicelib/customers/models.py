@@ -33,6 +33,8 @@ class Customer(Document):
     org_number: str | None = None
     country: str = "NO"
     language: str = "nb"
+    email_opt_out: bool = Field(default=False, description="no e-mail notifications")
+    sms_opt_out: bool = Field(default=False, description="no SMS notifications")
     created_at: datetime
     updated_at: datetime
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from chalicelib.avtalegiro.mandates import agreement_kid_writes
 from chalicelib.billing.drafting import Seller, build_draft, build_period_invoice
 from chalicelib.billing.drafts import document_item_for, renewal_index_date
 from chalicelib.billing.kid import make_invoice_kid
@@ -90,6 +91,7 @@ def _subscription_writes(
         subscription_item(subscription),
         lookup_item(member.pk, keys.subscription(subscription.id), kind="plan_member", sk=member.sk),
         document_item("agreement", keys.agreement(agreement.id), agreement, status=agreement.status),
+        *agreement_kid_writes(agreement),
         document_item_for(invoice),
         lookup_item(keys.kid_lookup(invoice.kid), keys.invoice(invoice.id)),
         document_item_for(draft),

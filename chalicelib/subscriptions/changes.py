@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from chalicelib.avtalegiro.claims import claim_index_writes
 from chalicelib.billing.credit_notes import CreditNotes
 from chalicelib.billing.drafting import Seller, subscription_invoice_id
 from chalicelib.billing.drafts import DraftService, document_item_for
@@ -341,7 +342,7 @@ class ChangeService:
         writes = self._ledger.invoice_issued_writes(invoice)
         stored = writes.invoice or invoice
         self._store.write(
-            [document_item_for(stored), *writes.creates],
+            [document_item_for(stored), *claim_index_writes(stored), *writes.creates],
             [*replaces, *writes.replaces],
             updates=[claim, *writes.updates],
         )
