@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.billing.credit_notes import CreditNotes
     from chalicelib.billing.drafts import DraftService
     from chalicelib.billing.run import InvoiceRun
+    from chalicelib.billing.usage_service import UsageService
     from chalicelib.catalog.service import CatalogService
     from chalicelib.customers.blocks import OrderBlockService
     from chalicelib.customers.fees import FeeService
@@ -287,6 +288,13 @@ class Services:
         from chalicelib.subscriptions.stopping import StopService
 
         return StopService(self.changes)
+
+    @cached_property
+    def usage(self) -> UsageService:
+        """Usage reports, counted per billing period."""
+        from chalicelib.billing.usage_service import UsageService
+
+        return UsageService(self.documents, self.drafts)
 
     @cached_property
     def changes(self) -> ChangeService:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import AwareDatetime, Field, StrictInt
 
 from chalicelib.api.routing import Call, Router
-from chalicelib.api.schemas import RequestModel
-from chalicelib.api.views import InvoiceView, SubscriptionView, invoice_view, subscription_view
+from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.views import InvoiceView, PeriodView, SubscriptionView, invoice_view, subscription_view
+from chalicelib.errors import FieldError, ValidationFailedError
 from chalicelib.subscriptions.models import StopWhen
 
 router = Router("billing", tag="billing")
@@ -155,3 +156,58 @@ def resume_subscription(call: Call) -> SubscriptionView:
     """End the pause at the end of today; a pause not started yet is removed."""
     call.services.changes.resume(call.path["id"])
     return _view(call, call.path["id"])
+
+
+class UsageCreate(RequestModel):
+    """A quantity of a metric used by a subscription at a moment."""
+
+    subscription_id: Annotated[str, Field(min_length=1, max_length=64)]
+    metric: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
+    at: AwareDatetime = Field(description="when it was used; its local date decides the billing period")
+
+
+class UsageView(ResponseModel):
+    """A recorded usage report and its period's total so far."""
+
+    subscription_id: str
+    metric: str
+    quantity: int
+    at: date
+    period: PeriodView
+    period_quantity: int
+    invoiced: bool
+
+
+@router.route(
+    "POST",
+    "/v1/usage",
+    summary="Report usage, billed in arrears on the next invoice (Idempotency-Key required)",
+    status=201,
+    body=UsageCreate,
+    response=UsageView,
+    idempotent=True,
+    problems=(404, 409),
+)
+def report_usage(call: Call) -> UsageView:
+    """Counted once per Idempotency-Key, even beyond the idempotency window."""
+    request = call.body(UsageCreate)
+    key = call.request.headers.get("idempotency-key") if call.request.headers else None
+    if not key:
+        raise ValidationFailedError(
+            "usage needs an Idempotency-Key header",
+            [FieldError("Idempotency-Key", "required for usage", "missing", location="header")],
+        )
+    recorded = call.services.usage.record(
+        key, request.subscription_id, request.metric, request.quantity, request.at
+    )
+    counter = recorded.counter
+    return UsageView(
+        subscription_id=counter.subscription_id,
+        metric=counter.metric,
+        quantity=recorded.event.quantity,
+        at=recorded.event.at,
+        period=PeriodView(start=counter.period.start, end=counter.period.end),
+        period_quantity=counter.quantity,
+        invoiced=counter.invoice_id is not None,
+    )

@@ -236,6 +236,20 @@ class ComponentIn(RequestModel):
     price: PriceIn
 
 
+class UsageTierIn(RequestModel):
+    """Units up to ``up_to`` (None: the rest) at ``unit_price`` each."""
+
+    up_to: Annotated[StrictInt, Field(ge=1)] | None = None
+    unit_price: PriceIn
+
+
+class UsagePriceIn(RequestModel):
+    """A usage product's price: one tier is per unit, several are graduated."""
+
+    product_id: str
+    tiers: Annotated[list[UsageTierIn], Field(min_length=1, max_length=20)]
+
+
 class PlanCreate(RequestModel):
     """A plan."""
 
@@ -251,6 +265,9 @@ class PlanCreate(RequestModel):
     next_plan_id: str | None = None
     proration: Proration = Proration.BY_DAYS
     components: Annotated[list[ComponentIn], Field(min_length=1, max_length=20)] | None = None
+    usage: Annotated[list[UsagePriceIn], Field(max_length=20)] | None = Field(
+        default=None, description="metered products billed in arrears, per billing period"
+    )
 
 
 class PriceChangeCreate(RequestModel):
@@ -285,6 +302,21 @@ class PeriodView(ResponseModel):
     count: int
 
 
+class UsageTierView(ResponseModel):
+    """A usage tier."""
+
+    up_to: int | None
+    unit_price: MoneyModel
+
+
+class UsagePriceView(ResponseModel):
+    """A usage product's price."""
+
+    product_id: str
+    metric: str
+    tiers: list[UsageTierView]
+
+
 class PlanView(ResponseModel):
     """A plan."""
 
@@ -303,6 +335,7 @@ class PlanView(ResponseModel):
     proration: Proration
     components: list[ComponentView]
     price_changes: list[PriceChangeView]
+    usage: list[UsagePriceView]
     created_at: datetime
 
 
@@ -354,6 +387,17 @@ def plan_view(plan: Plan) -> PlanView:
         period=PeriodView(unit=plan.period.unit, count=plan.period.count),
         components=_components(plan.components, plan.currency),
         price_changes=[_change_view(plan, change) for change in plan.price_changes],
+        usage=[
+            UsagePriceView(
+                product_id=price.product_id,
+                metric=price.metric,
+                tiers=[
+                    UsageTierView(up_to=tier.up_to, unit_price=_money(tier.unit_price, plan.currency))
+                    for tier in price.tiers
+                ],
+            )
+            for price in plan.usage
+        ],
     )
 
 
@@ -387,13 +431,26 @@ def create_plan(call: Call) -> PlanView:
     request = call.body(PlanCreate)
     _check_currency(
         [("price", request.price)]
-        + [(f"components.{i}.price", c.price) for i, c in enumerate(request.components or [])],
+        + [(f"components.{i}.price", c.price) for i, c in enumerate(request.components or [])]
+        + [
+            (f"usage.{i}.tiers.{j}.unit_price", tier.unit_price)
+            for i, price in enumerate(request.usage or [])
+            for j, tier in enumerate(price.tiers)
+        ],
         request.currency,
     )
-    fields = request.model_dump(exclude_none=True, exclude={"price", "components"})
+    fields = request.model_dump(exclude_none=True, exclude={"price", "components", "usage"})
     fields["price"] = request.price.amount
     if request.components is not None:
         fields["components"] = _component_dicts(request.components)
+    if request.usage is not None:
+        fields["usage"] = [
+            {
+                "product_id": price.product_id,
+                "tiers": [{"up_to": t.up_to, "unit_price": t.unit_price.amount} for t in price.tiers],
+            }
+            for price in request.usage
+        ]
     return plan_view(call.services.catalog.create_plan(fields))
 
 

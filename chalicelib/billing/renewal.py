@@ -15,6 +15,7 @@ from chalicelib.billing.drafting import Seller, build_draft, build_period_invoic
 from chalicelib.billing.drafts import renewal_index_date
 from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus
+from chalicelib.billing.usage import UsageCounter
 from chalicelib.catalog.models import Plan, Product
 from chalicelib.customers.models import Fee
 from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
@@ -30,6 +31,7 @@ class Renewal:
     invoice: Invoice
     draft: Invoice | None
     subscription: Subscription
+    usage: tuple[tuple[UsageCounter, int], ...] = ()
 
 
 def next_billing_period(subscription: Subscription, plans: Mapping[str, Plan]) -> BillingPeriod | None:

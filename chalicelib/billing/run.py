@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from chalicelib.billing.drafts import document_item_for
 from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
 from chalicelib.billing.renewal import Renewal, due_for_renewal, renew
+from chalicelib.billing.usage import UsageCounter, billable, usage_counter_item, usage_lines, with_usage
 from chalicelib.catalog.models import LegalEntity, Plan, Product
 from chalicelib.catalog.plans import load_plan_chain, load_products
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
@@ -218,7 +219,35 @@ class InvoiceRun:
         renewal = renew(
             seller, subscription, due, plans, products, [fee for fee, _ in fees], 0, run_date, now
         )
+        if any(plans[p.plan_id].usage for p in subscription.phases):
+            renewal = self._with_usage(renewal, seller, plans, products, run_date)
         return renewal, fees
+
+    def _with_usage(
+        self,
+        renewal: Renewal,
+        seller: Seller,
+        plans: dict[str, Plan],
+        products: dict[str, Product],
+        run_date: date,
+    ) -> Renewal:
+        """The usage of periods ended by the run date, on the renewal (its counters marked in the same
+        transaction). Only subscriptions on plans with usage prices pay this one extra query."""
+        subscription = renewal.subscription
+        found = self._store.query(keys.subscription(subscription.id).pk, "USAGE#")
+        counted = [(item.document(UsageCounter), int(item.version)) for item in found.items]
+        due = billable([counter for counter, _ in counted], run_date)
+        if not due:
+            return renewal
+        due_ids = {(c.period.start, c.metric) for c in due}
+        lines = usage_lines(
+            due, plans, products, seller.vat_table, seller.entity.country, subscription.language
+        )
+        return replace(
+            renewal,
+            invoice=with_usage(renewal.invoice, lines),
+            usage=tuple((c, v) for c, v in counted if (c.period.start, c.metric) in due_ids),
+        )
 
     def _fees_on_draft(self, candidate: _Candidate) -> list[tuple[Fee, int]]:
         """Fees the draft promised, if it promised any (only then is the customer's partition read)."""
@@ -289,6 +318,9 @@ class InvoiceRun:
                 creates.append(document_item_for(renewal.draft))
             replaces.append((subscription_item(renewal.subscription, candidate.version), candidate.version))
             replaces.extend(self._fees.invoiced_writes(fees, invoice.id))
+            for used, used_version in renewal.usage:
+                billed = used.model_copy(update={"invoice_id": invoice.id})
+                replaces.append((usage_counter_item(billed, used_version), used_version))
         self._store.write(creates, replaces, updates=updates)
         return issued
 
@@ -317,9 +349,13 @@ def _batches(
     batches: list[list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]] = []
     customers: list[set[str]] = []
     for renewal in renewals:
+        if renewal[0].usage:
+            batches.append([renewal])  # its counters make the item count open-ended: alone
+            customers.append({renewal[1].subscription.customer_id})
+            continue
         customer = renewal[1].subscription.customer_id
         for batch, seen in zip(batches, customers, strict=True):
-            if len(batch) < BATCH and customer not in seen:
+            if len(batch) < BATCH and not batch[0][0].usage and customer not in seen:
                 batch.append(renewal)
                 seen.add(customer)
                 break

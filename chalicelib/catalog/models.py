@@ -181,6 +181,23 @@ class PlanPrice(Document):
     components: list[Component]
 
 
+class UsageTier(Document):
+    """Units up to ``up_to`` (inclusive, counted from the first unit of the period; None: all the rest) cost
+    ``unit_price`` each."""
+
+    up_to: int | None = Field(default=None, ge=1)
+    unit_price: int = Field(ge=0)
+
+
+class UsagePrice(Document):
+    """How a usage product's metric is charged, in arrears per billing period: one tier is a per-unit
+    price; several are graduated (each unit at the price of the tier it falls in)."""
+
+    product_id: str
+    metric: str
+    tiers: list[UsageTier] = Field(min_length=1, max_length=20)
+
+
 class Plan(Document):
     """How products are billed: currency, price, period, binding, proration, what comes next."""
 
@@ -199,7 +216,12 @@ class Plan(Document):
     proration: Proration = Proration.BY_DAYS
     components: list[Component]
     price_changes: list[PriceChange] = Field(default_factory=list)
+    usage: list[UsagePrice] = Field(default_factory=list)
     created_at: datetime
+
+    def usage_price(self, metric: str) -> UsagePrice | None:
+        """The price of ``metric`` on this plan, if it is charged."""
+        return next((price for price in self.usage if price.metric == metric), None)
 
     def price_on(self, day: date) -> PlanPrice:
         """The list price that applies to a period starting on ``day``."""

@@ -30,7 +30,10 @@ def load_plan_chain(store: DocumentStore, plan_ids: Iterable[str]) -> dict[str, 
 def load_products(
     store: DocumentStore, plans: Iterable[Plan], known: Iterable[str] = ()
 ) -> dict[str, Product]:
-    """Every product of ``plans`` not in ``known``, in one BatchGetItem per hundred."""
-    product_ids = {ident for plan in plans for ident in plan.product_ids} - set(known)
+    """Every product of ``plans`` (usage products too) not in ``known``, in one BatchGetItem per hundred."""
+    listed = list(plans)
+    product_ids = {ident for plan in listed for ident in plan.product_ids}
+    product_ids |= {price.product_id for plan in listed for price in plan.usage}
+    product_ids -= set(known)
     found = store.batch_get((keys.product(ident).pk, "PRODUCT") for ident in product_ids)
     return {product.id: product for product in (item.document(Product) for item in found.values())}

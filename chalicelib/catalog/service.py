@@ -18,6 +18,9 @@ from chalicelib.catalog.models import (
     Plan,
     PriceChange,
     Product,
+    ProductKind,
+    UsagePrice,
+    UsageTier,
 )
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, UnknownVatRateError, VatCode, VatTable
 from chalicelib.clock import Clock, local_date
@@ -180,6 +183,30 @@ class CatalogService:
         except UnknownVatRateError as error:
             raise _invalid("vat_rate_code", str(error), "unknown_vat_rate") from None
 
+    def _usage_prices(self, given: list[dict[str, Any]], entity_id: str) -> list[UsagePrice]:
+        """Usage prices for usage products of the plan's seller, tiers ascending and ending open."""
+        ids = [str(price["product_id"]) for price in given]
+        products = self._documents((keys.product(ident) for ident in ids), Product) if ids else {}
+        prices: list[UsagePrice] = []
+        for index, price in enumerate(given):
+            field = f"usage.{index}"
+            product = products.get(str(price["product_id"]))
+            if product is None or product.legal_entity_id != entity_id:
+                raise _invalid(f"{field}.product_id", "not a product of the plan's seller", "unknown")
+            if product.kind != ProductKind.USAGE or not product.usage_metric:
+                raise _invalid(f"{field}.product_id", "not a usage product", "not_usage")
+            tiers = [UsageTier.model_validate(tier) for tier in price["tiers"]]
+            limits = [tier.up_to for tier in tiers]
+            if limits[-1] is not None or None in limits[:-1]:
+                raise _invalid(f"{field}.tiers", "only the last tier is open-ended (no up_to)", "tiers")
+            bounded = [limit for limit in limits[:-1] if limit is not None]
+            if bounded != sorted(set(bounded)):
+                raise _invalid(f"{field}.tiers", "up_to must rise from tier to tier", "tiers")
+            if product.usage_metric in {p.metric for p in prices}:
+                raise _invalid(f"{field}.product_id", "each metric is priced once", "duplicate")
+            prices.append(UsagePrice(product_id=product.id, metric=product.usage_metric, tiers=tiers))
+        return prices
+
     def create_plan(self, fields: dict[str, Any]) -> Plan:
         """Add a plan: its products exist and belong to one seller; components split the price exactly."""
         product_ids = list(dict.fromkeys(fields["product_ids"]))
@@ -204,6 +231,7 @@ class CatalogService:
             else [Component.model_validate(c) if isinstance(c, dict) else c for c in given]
         )
         self._check_components(components, product_ids, price, "components")
+        usage = self._usage_prices(fields.get("usage") or [], next(iter(entities)))
         next_plan_id = fields.get("next_plan_id")
         if next_plan_id:
             following = self.referenced_plan(str(next_plan_id), "next_plan_id")
@@ -217,6 +245,7 @@ class CatalogService:
                 **fields,
                 "product_ids": product_ids,
                 "components": [c.model_dump() for c in components],
+                "usage": [u.model_dump() for u in usage],
                 "id": new_id("pln"),
                 "legal_entity_id": next(iter(entities)),
                 "created_at": now,

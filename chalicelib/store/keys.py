@@ -230,3 +230,13 @@ def payment_file(sha256: str, created_at: datetime | None = None) -> Keys:
 def payment_file_tally(sha256: str, outcome: str) -> Keys:
     """Count and sum of one outcome of a payment file's transactions."""
     return Keys(f"PAYFILE#{sha256}", f"TALLY#{outcome}")
+
+
+def usage_counter(subscription_id: str, period_start: date, metric: str) -> Keys:
+    """A subscription's usage of one metric in the billing period starting ``period_start``."""
+    return Keys(f"SUB#{subscription_id}", f"USAGE#{period_start.isoformat()}#{metric}")
+
+
+def usage_event(subscription_id: str, key: str) -> Keys:
+    """One reported use, by its idempotency key."""
+    return Keys(f"SUB#{subscription_id}", f"USAGEEVENT#{key}")

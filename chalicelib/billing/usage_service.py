@@ -1,0 +1,127 @@
+"""Recording usage: each report is kept under its idempotency key and added to its period's counter in one
+transaction, so a replay, a retry or two concurrent reports are each counted exactly once."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.billing.drafts import DraftService
+from chalicelib.billing.usage import UsageCounter, UsageEvent, usage_counter_item
+from chalicelib.clock import local_date
+from chalicelib.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    UnavailableError,
+    ValidationFailedError,
+)
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, document_item
+from chalicelib.subscriptions.models import Subscription
+from chalicelib.subscriptions.timeline import period_containing_day
+
+ATTEMPTS = 20
+
+
+def _invalid(field: str, message: str, code: str) -> ValidationFailedError:
+    return ValidationFailedError(message, [FieldError(field, message, code)])
+
+
+@dataclass(frozen=True)
+class RecordedUsage:
+    """A recorded report and its period's total so far."""
+
+    event: UsageEvent
+    counter: UsageCounter
+    replayed: bool
+
+
+class UsageService:
+    """Records usage reports against subscriptions."""
+
+    def __init__(self, store: DocumentStore, drafts: DraftService) -> None:
+        self._store = store
+        self._drafts = drafts
+
+    def record(
+        self, key: str, subscription_id: str, metric: str, quantity: int, at: datetime
+    ) -> RecordedUsage:
+        """Add ``quantity`` of ``metric`` used at ``at`` to its billing period; the same ``key`` again
+        returns the first result and adds nothing."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._attempt(key, subscription_id, metric, quantity, at)
+            except WriteConflictError:
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))
+        raise UnavailableError("the usage counter is busy; try again")
+
+    def _attempt(
+        self, key: str, subscription_id: str, metric: str, quantity: int, at: datetime
+    ) -> RecordedUsage:
+        event_keys = keys.usage_event(subscription_id, key)
+        existing = self._store.get(event_keys.pk, event_keys.sk)
+        if existing is not None:
+            event = existing.document(UsageEvent)
+            if (event.metric, event.quantity) != (metric, quantity):
+                raise ConflictError("that idempotency key was used for another usage report")
+            counter_keys = keys.usage_counter(subscription_id, event.period_start, event.metric)
+            counter_item = self._store.get(counter_keys.pk, counter_keys.sk)
+            assert counter_item is not None
+            return RecordedUsage(event, counter_item.document(UsageCounter), replayed=True)
+        subscription = self._store.get_document(keys.subscription(subscription_id).pk, "SUB", Subscription)
+        if subscription is None:
+            raise NotFoundError(f"no subscription {subscription_id}")
+        day = local_date(at)
+        plans = self._drafts.load_plans(p.plan_id for p in subscription.phases)
+        billing_period = period_containing_day(subscription.phases, plans, day)
+        if billing_period is None or (subscription.ends_on is not None and day >= subscription.ends_on):
+            raise _invalid(
+                "at",
+                "the subscription has no billing period then (not started, paused or ended)",
+                "no_period",
+            )
+        if billing_period.plan.usage_price(metric) is None:
+            raise _invalid(
+                "metric", f"the plan {billing_period.plan.id} does not charge {metric}", "unknown_metric"
+            )
+        counter_keys = keys.usage_counter(subscription_id, billing_period.period.start, metric)
+        found = self._store.get(counter_keys.pk, counter_keys.sk)
+        counter = (
+            found.document(UsageCounter)
+            if found is not None
+            else UsageCounter(
+                subscription_id=subscription_id,
+                metric=metric,
+                plan_id=billing_period.plan.id,
+                period=billing_period.dates,
+            )
+        )
+        if counter.invoice_id is not None:
+            period = billing_period.period
+            raise ConflictError(
+                f"the usage of {period.start.isoformat()}–{period.end.isoformat()} is invoiced already "
+                f"({counter.invoice_id}); report it at a later time"
+            )
+        event = UsageEvent(
+            key=key,
+            subscription_id=subscription_id,
+            metric=metric,
+            quantity=quantity,
+            at=day,
+            period_start=billing_period.period.start,
+        )
+        added = counter.model_copy(
+            update={"quantity": counter.quantity + quantity, "events": counter.events + 1}
+        )
+        creates: list[DocumentItem] = [document_item("usage_event", event_keys, event)]
+        replaces: list[tuple[DocumentItem, int]] = []
+        if found is None:
+            creates.append(usage_counter_item(added))
+        else:
+            version = int(found.version)
+            replaces.append((usage_counter_item(added, version), version))
+        self._store.write(creates, replaces)
+        return RecordedUsage(event, added, replayed=False)
