@@ -370,6 +370,10 @@ class ChangeService:
         if (new_plan is None or new_plan.id == current.plan.id) and quantity in (None, current_quantity):
             raise _invalid("plan_id", "that is the subscription's plan and quantity already", "unchanged")
         effective, straddle = self._effective(subscription, current, when, today)
+        target_plan = (new_plan or current.plan).id
+        target_quantity = quantity or current_quantity
+        if _already_changed(subscription, effective, target_plan, target_quantity):
+            return subscription  # a retry of a change that was made: nothing more to do
         kept = phases_before(subscription.phases, effective)
         if new_plan is None or new_plan.id == current.plan.id:
             following = continuation(subscription.phases, effective, "change", quantity)
@@ -448,6 +452,11 @@ class ChangeService:
         today = self.today()
         if subscription.status != SubscriptionStatus.ACTIVE:
             raise ConflictError(f"a subscription that is {subscription.status.value} cannot be paused")
+        if subscription.pause is not None and (subscription.pause.start, subscription.pause.until) == (
+            start,
+            until,
+        ):
+            return subscription  # a retry of this very pause
         if subscription.pause is not None and (
             subscription.pause.until is None or subscription.pause.until > today
         ):
@@ -481,6 +490,8 @@ class ChangeService:
         subscription = loaded.subscription
         pause = subscription.pause
         today = self.today()
+        if pause is not None and pause.until == today + timedelta(days=1):
+            return subscription  # resumed today already (a retry)
         if pause is None or (pause.until is not None and pause.until <= today + timedelta(days=1)):
             raise ConflictError("the subscription is not paused")
         resume_on = max(pause.start, today + timedelta(days=1))
@@ -499,6 +510,20 @@ class ChangeService:
             }
         )
         return self.commit(loaded, updated, planned)
+
+
+def _already_changed(subscription: Subscription, effective: date, plan_id: str, quantity: int) -> bool:
+    """Whether a change to ``plan_id`` × ``quantity`` from ``effective`` is what the phases say already."""
+    started = [p for p in subscription.phases if p.start <= effective and not p.paused]
+    if not started:
+        return False
+    phase = started[-1]
+    return (
+        phase.source == "change"
+        and phase.start == effective
+        and phase.plan_id == plan_id
+        and (phase.quantity or subscription.quantity) == quantity
+    )
 
 
 def paused_on(subscription: Subscription, day: date) -> bool:
