@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chalicelib.ledger.service import LedgerService
     from chalicelib.notifications.sender import NotificationSender
     from chalicelib.orders.service import OrderService
+    from chalicelib.payments.stripe_card import StripeCardAdapter
     from chalicelib.payments.vipps import VippsAdapter
     from chalicelib.store.documents import DocumentStore
     from chalicelib.store.system import SystemStore
@@ -110,6 +111,13 @@ class Services:
         from chalicelib.avtalegiro.wiring import avtalegiro_services
 
         return avtalegiro_services(self)
+
+    @cached_property
+    def stripe_cards(self) -> StripeCardAdapter:
+        """Cards through Stripe, with a client of its own for the configured API base."""
+        from chalicelib.payments.stripe_card import StripeCardAdapter
+
+        return StripeCardAdapter(self.settings.stripe)
 
     @cached_property
     def vipps(self) -> VippsAdapter:

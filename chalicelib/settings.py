@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chalicelib.payments.settings import VippsSettings
+from chalicelib.payments.settings import StripeSettings, VippsSettings
 
 Stage = Literal["local", "test", "dev", "staging", "production"]
 
@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     sms_sender_id: str = "Abo"
     # ABO_VIPPS__BASE_URL, ABO_VIPPS__CLIENT_ID, ... (Secrets Manager / SSM values in AWS)
     vipps: VippsSettings = Field(default_factory=VippsSettings)
+    # ABO_STRIPE__API_BASE, ABO_STRIPE__SECRET_KEY, ABO_STRIPE__WEBHOOK_SECRET, ...
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
 
     @property
     def is_production(self) -> bool:

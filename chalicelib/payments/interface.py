@@ -77,6 +77,7 @@ class AgreementSetup:
     confirmation_url: str
     status: AgreementStatus
     first_charge_ref: str | None = None
+    client_secret: str | None = None  # for Stripe.js only; never in a URL or a log
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class ChargeResult:
     captured: Money | None = None
     refunded: Money | None = None
     failure_reason: str | None = None
+    decline_code: str | None = None
+    customer_action_url: str | None = None  # where the customer pays this charge on session
 
 
 @dataclass(frozen=True)

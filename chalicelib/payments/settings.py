@@ -31,3 +31,23 @@ class VippsSettings(BaseModel):
     backoff_seconds: float = Field(default=0.5, ge=0)
     max_retry_after_seconds: float = Field(default=30.0, ge=0)
     token_refresh_margin_seconds: int = Field(default=300, ge=0)
+
+
+class StripeSettings(BaseModel):
+    """Stripe (cards): where the API is, our keys, and the page where a customer pays on session."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_base: str = "https://api.stripe.com"
+    secret_key: SecretStr = SecretStr("")
+    webhook_secret: SecretStr = SecretStr("")
+    publishable_key: str = ""
+    # Our own page (Stripe.js) where a customer confirms a PaymentIntent or SetupIntent on session:
+    # ``{payment_page_url}/{intent id}``. The client secret is fetched by the page, never put in a URL.
+    payment_page_url: str = "https://abo.example/pay/card"
+    # Pinned so that webhook payloads and responses keep their shape; None uses the SDK's own pin.
+    api_version: str | None = None
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    # The SDK retries connection errors, 409 and 5xx itself with the same Idempotency-Key.
+    max_network_retries: int = Field(default=2, ge=0, le=10)
+    webhook_tolerance_seconds: int = Field(default=300, ge=1)
