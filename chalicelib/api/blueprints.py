@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.api import (
     access,
+    avtalegiro,
     billing,
     catalog,
     customers,
@@ -25,4 +26,5 @@ ROUTERS: tuple[Router, ...] = (
     order_blocks.router,
     access.router,
     ledger.router,
+    avtalegiro.router,
 )
