@@ -1,0 +1,339 @@
+"""The daily dunning run: each overdue invoice gets the next step of its plan on the day it falls due.
+
+The planner reads nothing: it queues one work item per shard of the overdue index for the business date.
+A worker reads its partition ``DUE#<day>#<shard>`` a page at a time (keys only), reads those cases and
+their invoices in one BatchGetItem and the customers of the open ones in another, and for each invoice:
+
+- paid, credited or void (the open amount is read now, so a payment, credit note or write-off stops it):
+  the case is closed and leaves the index;
+- nothing due yet: the case moves to the day its next step falls due;
+- a step due: it is taken (a card retry request, a reminder or collection notice with its fee document, a
+  hand-off), and the case moves to the day of the step after it; at the plan's end it is closed.
+
+Idempotent and crash-safe: every action has a deterministic key (``dunning:<invoice>:<step>``), is recorded
+in the case by a write conditional on the case's version (a fee document's id derives from the key too), and
+a letter's case stays in today's partition until its send is recorded. A rerun, a redelivered message or
+a second worker finds the step recorded and only finishes what was left. After the partition, the shard's
+hand-off file is (re)written from every case handed over in it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.billing.models import Invoice, InvoiceStatus
+from chalicelib.catalog.models import LegalEntity
+from chalicelib.customers.models import Customer
+from chalicelib.dunning.handoff import HandoffExporter, claim_record
+from chalicelib.dunning.index import DUNNING_SHARDS, CaseStatus, DunningCase, due_partition
+from chalicelib.dunning.plans import DunningPlan, StepKind
+from chalicelib.dunning.schedule import RetryCharge, StepDue
+from chalicelib.dunning.service import PlanStore
+from chalicelib.dunning.steps import StepWriter, Writes, case_write, step_fee, upcoming
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+PAGE = 48
+ATTEMPTS = 6
+
+
+@dataclass
+class DunningReport:
+    """What one work item did (invoice ids per outcome)."""
+
+    day: date
+    shard: int
+    reminded: list[str] = field(default_factory=list)
+    noticed: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    handed_over: list[str] = field(default_factory=list)
+    other_steps: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    moved: int = 0
+    delivered_late: int = 0
+    no_plan: list[str] = field(default_factory=list)
+    handoff_file: str | None = None
+
+
+@dataclass
+class _Cache:
+    """What one work item has read once: sellers and plans."""
+
+    plans: PlanStore
+    entities: dict[str, LegalEntity] = field(default_factory=dict)
+
+
+class DunningRun:
+    """Plans and works the daily dunning run."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        steps: StepWriter,
+        sqs: SQSClient,
+        queue_url: str,
+        exporter: HandoffExporter,
+    ) -> None:
+        self._store = store
+        self._steps = steps
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._exporter = exporter
+
+    # ---- planning --------------------------------------------------------------------------------------
+
+    def plan(self, run_date: date) -> int:
+        """Queue one work item per shard of the run date; reads nothing. Returns how many were queued."""
+        items = [
+            {"day": run_date.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
+            for shard in range(DUNNING_SHARDS)
+        ]
+        for start in range(0, len(items), 10):
+            chunk = items[start : start + 10]
+            self._sqs.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "MessageBody": json.dumps(item)} for i, item in enumerate(chunk)],
+            )
+        return len(items)
+
+    # ---- working ---------------------------------------------------------------------------------------
+
+    def work(self, day: date, shard: int, run_date: date, now: datetime) -> DunningReport:
+        """Take every action due in one partition of the overdue index, then write the shard's hand-off
+        file of the run date (if anything was handed over in it)."""
+        cache = _Cache(PlanStore(self._store))
+        report = DunningReport(day, shard)
+        cursor: str | None = None
+        while True:
+            page = self._store.query(due_partition(day, shard), index="gsi2", limit=PAGE, cursor=cursor)
+            invoice_ids = [item.gsi2sk for item in page.items if item.gsi2sk]
+            self._work_page(cache, invoice_ids, day, run_date, now, report)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        report.handoff_file = self._exporter.export(run_date, shard)
+        return report
+
+    def _work_page(
+        self,
+        cache: _Cache,
+        invoice_ids: list[str],
+        day: date,
+        run_date: date,
+        now: datetime,
+        report: DunningReport,
+    ) -> None:
+        if not invoice_ids:
+            return
+        found = self._store.batch_get(
+            [(f"DUNNING#{i}", "CASE") for i in invoice_ids]
+            + [(keys.invoice(i).pk, "INVOICE") for i in invoice_ids]
+        )
+        open_customers = []
+        for invoice_id in invoice_ids:
+            invoice = found.get((keys.invoice(invoice_id).pk, "INVOICE"))
+            if invoice is not None and invoice.status == InvoiceStatus.ISSUED and invoice.doc is not None:
+                open_customers.append(invoice.document(Invoice).customer_id)
+        customers = self._store.batch_get(
+            (keys.customer(c).pk, keys.customer(c).sk) for c in dict.fromkeys(open_customers)
+        )
+        for invoice_id in invoice_ids:
+            for attempt in range(ATTEMPTS):
+                try:
+                    self._one(cache, invoice_id, found, customers, day, run_date, now, report)
+                    break
+                except WriteConflictError:
+                    # A payment, a second worker or a reminder on demand changed it: read it again.
+                    time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+                    found = {
+                        **found,
+                        **self._store.batch_get(
+                            [(f"DUNNING#{invoice_id}", "CASE"), (keys.invoice(invoice_id).pk, "INVOICE")]
+                        ),
+                    }
+            else:
+                raise WriteConflictError(f"the dunning of invoice {invoice_id} kept changing", [])
+
+    def _one(  # noqa: PLR0911 - one outcome per state of the case
+        self,
+        cache: _Cache,
+        invoice_id: str,
+        found: Mapping[tuple[str, str], DocumentItem],
+        customers: Mapping[tuple[str, str], DocumentItem],
+        day: date,
+        run_date: date,
+        now: datetime,
+        report: DunningReport,
+    ) -> None:
+        case_item = found.get((f"DUNNING#{invoice_id}", "CASE"))
+        if case_item is None or case_item.doc is None:
+            return
+        case, version = case_item.document(DunningCase), int(case_item.version)
+        if case.status is not CaseStatus.ACTIVE or case.next_on != day:
+            return  # the index is eventually consistent: the case has moved on already
+        invoice_item = found.get((keys.invoice(invoice_id).pk, "INVOICE"))
+        invoice = invoice_item.document(Invoice) if invoice_item is not None and invoice_item.doc else None
+        if invoice is None or invoice.status != InvoiceStatus.ISSUED or invoice.open_amount <= 0:
+            reason = invoice.status.value if invoice is not None else "gone"
+            self._save(
+                case.model_copy(
+                    update={"status": CaseStatus.CLOSED, "closed_reason": reason, "next_on": None}
+                ),
+                version,
+            )
+            report.closed.append(invoice_id)
+            return
+        customer_key = (keys.customer(invoice.customer_id).pk, keys.customer(invoice.customer_id).sk)
+        customer_item = customers.get(customer_key) or self._store.get(*customer_key)
+        if customer_item is None or customer_item.doc is None:
+            raise LookupError(f"the customer of invoice {invoice_id} is gone")
+        customer = customer_item.document(Customer)
+        entity = self._entity(cache, invoice.legal_entity_id)
+        stored = cache.plans.for_case(case, customer)
+        if stored is None:
+            # No plan applies: look again tomorrow (the seller has to configure one; reported).
+            self._save(case.model_copy(update={"next_on": run_date + timedelta(days=1)}), version)
+            report.no_plan.append(invoice_id)
+            return
+        plan = stored.plan
+        case = case.model_copy(update={"plan_id": plan.id})
+        if case.unsent:
+            # A crash after a letter's step was recorded: send it (at most once per key) and move on.
+            self._finish_letters(case, version, invoice, entity, customer, plan, run_date)
+            report.delivered_late += 1
+            return
+        action = upcoming(plan, case, invoice)
+        if action is None:
+            self._save(
+                case.model_copy(
+                    update={"status": CaseStatus.CLOSED, "closed_reason": "plan_finished", "next_on": None}
+                ),
+                version,
+            )
+            report.closed.append(invoice_id)
+            return
+        if action.due_on > run_date:
+            self._save(self._moved(case, invoice, plan, run_date, action.due_on), version)
+            report.moved += 1
+            return
+        if isinstance(action, RetryCharge):
+            writes, after = self._steps.retry(case, invoice, action.key, action.attempt, run_date, now)
+            case_write(writes, self._moved(after, invoice, plan, run_date), version)
+            self._steps.commit(writes)
+            report.retried.append(invoice_id)
+            return
+        self._step(case, version, invoice, entity, customer, action, plan, run_date, now, report)
+
+    def _step(
+        self,
+        case: DunningCase,
+        version: int,
+        invoice: Invoice,
+        entity: LegalEntity,
+        customer: Customer,
+        action: StepDue,
+        plan: DunningPlan,
+        run_date: date,
+        now: datetime,
+        report: DunningReport,
+    ) -> None:
+        step = action.step
+        if step.kind in (StepKind.REMINDER, StepKind.COLLECTION_NOTICE):
+            writes, after = self._steps.letter(
+                case,
+                invoice,
+                entity,
+                customer,
+                action.key,
+                step.kind,
+                step_fee(step),
+                step.deadline_days,
+                run_date,
+                now,
+            )
+            case_write(writes, after, version)
+            self._steps.commit(writes)
+            self._finish_letters(after, version + 1, invoice, entity, customer, plan, run_date)
+            (report.reminded if step.kind is StepKind.REMINDER else report.noticed).append(invoice.id)
+            return
+        after = case.model_copy(update={"done": {**case.done, action.key: run_date}})
+        if step.kind is StepKind.HAND_OFF:
+            fee_ids = [letter.fee_invoice_id for letter in case.letters if letter.fee_invoice_id]
+            fees = self._store.batch_get((keys.invoice(i).pk, "INVOICE") for i in fee_ids)
+            fee_invoices = {
+                item.pk.removeprefix(keys.invoice("").pk): item.document(Invoice)
+                for item in fees.values()
+                if item.doc is not None
+            }
+            claim = claim_record(after, invoice, entity, customer, fee_invoices, run_date)
+            after = after.model_copy(
+                update={
+                    "status": CaseStatus.HANDED_OVER,
+                    "handed_over_on": run_date,
+                    "handoff": claim,
+                    "next_on": None,
+                }
+            )
+            self._save(after, version)
+            report.handed_over.append(invoice.id)
+            return
+        # Suspend and stop are recorded in the case; acting on the subscription is subscriptions' part.
+        self._save(self._moved(after, invoice, plan, run_date), version)
+        report.other_steps.append(invoice.id)
+
+    def _finish_letters(
+        self,
+        case: DunningCase,
+        version: int,
+        invoice: Invoice,
+        entity: LegalEntity,
+        customer: Customer,
+        plan: DunningPlan,
+        run_date: date,
+    ) -> None:
+        """Send the case's unsent letters, then record their delivery and move the case on."""
+        sent = self._steps.send(case, invoice, entity, customer)
+        self._save(self._moved(sent, invoice, plan, run_date), version)
+
+    @staticmethod
+    def _moved(
+        case: DunningCase, invoice: Invoice, plan: DunningPlan, run_date: date, due_on: date | None = None
+    ) -> DunningCase:
+        """The case moved to the day its next action falls due (tomorrow at the earliest), or closed when
+        the plan is finished."""
+        if due_on is None:
+            action = upcoming(plan, case, invoice)
+            if action is None:
+                return case.model_copy(
+                    update={"status": CaseStatus.CLOSED, "closed_reason": "plan_finished", "next_on": None}
+                )
+            due_on = action.due_on
+        return case.model_copy(update={"next_on": max(due_on, run_date + timedelta(days=1))})
+
+    def _save(self, case: DunningCase, version: int) -> None:
+        writes = Writes()
+        case_write(writes, case, version)
+        self._steps.commit(writes)
+
+    def _entity(self, cache: _Cache, legal_entity_id: str) -> LegalEntity:
+        if legal_entity_id not in cache.entities:
+            found = self._store.get_document(keys.legal_entity(legal_entity_id).pk, "ENTITY", LegalEntity)
+            if found is None:
+                raise LookupError(f"legal entity {legal_entity_id} is gone")
+            cache.entities[legal_entity_id] = found
+        return cache.entities[legal_entity_id]
+
+
+def parse_work_item(body: str) -> tuple[date, int, date]:
+    """(index day, shard, run date) from a queued work item."""
+    message: Mapping[str, Any] = json.loads(body)
+    return date.fromisoformat(message["day"]), int(message["shard"]), date.fromisoformat(message["run_date"])

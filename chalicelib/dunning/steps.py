@@ -1,0 +1,318 @@
+"""Taking one dunning action on one invoice: the writes of its transaction (the case moved on, a numbered
+reminder-fee document with its ledger entry, a card retry request), and sending the letters it recorded.
+
+A letter step is two transactions around the send: the first records the step and its letter (and the fee
+document) while the case stays in today's index partition; the letter is sent under the step key (the
+sender sends a key at most once); the second records the delivery and moves the case to the day of its
+next step. A crash anywhere leaves the case in today's partition with an unsent letter, which the rerun
+sends and completes, so each step is taken once and each letter sent once.
+
+Reminder fees: a fee is a normal invoice in the seller's invoice series with one ``fee`` line, its own
+number and KID, issued to the ledger in the step's transaction. Its line's ``reference`` is the step key
+(``dunning:<invoice id>:<step>``), which names the overdue invoice. The letter asks for the overdue
+invoice's open amount plus the open fees, payable to the overdue invoice's KID: the ledger applies such a
+payment to that invoice and, with ``excess_to_open_items`` (the default), the excess to the customer's
+other open items, oldest due first, which settles the fee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.billing.drafts import document_item_for
+from chalicelib.billing.kid import DEFAULT_KID_LAYOUT, InvalidKidError, make_invoice_kid
+from chalicelib.billing.lines import totals_of, vat_summary_of
+from chalicelib.billing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
+from chalicelib.catalog.models import Document, LegalEntity
+from chalicelib.catalog.vat import VatCode
+from chalicelib.customers.models import Customer
+from chalicelib.dunning.index import DunningCase, Letter, case_item
+from chalicelib.dunning.plans import DunningPlan, DunningStep, StepKind
+from chalicelib.dunning.schedule import DunningAction, DunningState, next_action
+from chalicelib.ledger.posting import Book, stable_id
+from chalicelib.ledger.service import LedgerService
+from chalicelib.money import Money
+from chalicelib.notifications.render import MessageKind
+from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
+from chalicelib.store import keys
+from chalicelib.store.counters import read_counter
+from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, document_item, lookup_item
+
+DEFAULT_LETTER_DEADLINE_DAYS = 14
+FEE_TEXTS = {
+    StepKind.REMINDER: {
+        "nb": "Purregebyr",
+        "sv": "Påminnelseavgift",
+        "da": "Rykkergebyr",
+        "en": "Reminder fee",
+    },
+    StepKind.COLLECTION_NOTICE: {
+        "nb": "Gebyr for inkassovarsel",
+        "sv": "Avgift för inkassokrav",
+        "da": "Gebyr for påkrav",
+        "en": "Debt collection notice fee",
+    },
+}
+Update = tuple[Any, list[Any], Any]
+
+
+class CardRetryRequest(Document):
+    """A request to charge a declined card again, written in the transaction that takes the retry step;
+    the card adapter picks requests up by day (gsi1 ``CARDRETRY#<day>``) and charges with ``key`` as its
+    idempotency key. A success arrives as a payment through the ledger and stops the dunning."""
+
+    key: str
+    invoice_id: str
+    customer_id: str
+    attempt: int
+    amount: int
+    due_on: date
+    requested_at: datetime
+
+
+def retry_request_keys(invoice_id: str, attempt: int, day: date | None = None) -> Keys:
+    """Where a card retry request lives, listed by the day it is due."""
+    listed = (f"CARDRETRY#{day.isoformat()}", f"{invoice_id}#{attempt}") if day else None
+    return Keys(f"DUNNING#{invoice_id}", f"RETRY#{attempt:02d}", gsi1=listed)
+
+
+@dataclass
+class Writes:
+    """One transaction's writes."""
+
+    creates: list[DocumentItem] = field(default_factory=list)
+    replaces: list[tuple[DocumentItem, int]] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+
+
+def case_write(writes: Writes, case: DunningCase, version: int) -> None:
+    """Store ``case``: created when ``version`` is 0 (no case yet), else replaced at ``version``."""
+    if version == 0:
+        writes.creates.append(case_item(case))
+    else:
+        writes.replaces.append((case_item(case, version), version))
+
+
+def state_of(case: DunningCase, invoice: Invoice) -> DunningState:
+    """The schedule's view of a case: what is open now (checked at run time, so payments, credit notes and
+    write-offs all count), the failed charge and what was done."""
+    return DunningState(
+        invoice_id=invoice.id,
+        due_date=case.due_date,
+        amount=Money(invoice.open_amount, invoice.currency),
+        payment_method=case.payment_method,
+        failed_charge_on=case.failed_charge_on,
+        disputed=case.status.value == "disputed",
+        done=dict(case.done),
+    )
+
+
+def upcoming(plan: DunningPlan, case: DunningCase, invoice: Invoice) -> DunningAction | None:
+    """The next action of the plan whenever it falls due, or None when the plan is finished."""
+    return next_action(plan, state_of(case, invoice), date.max)
+
+
+def customer_number_of(invoice: Invoice, customer: Customer | None) -> int:
+    """The customer number the invoice's KID carries (the customer's own number as a fallback)."""
+    if invoice.kid:
+        try:
+            return DEFAULT_KID_LAYOUT.parse(invoice.kid).customer_number
+        except InvalidKidError:
+            pass
+    return customer.number if customer is not None else 0
+
+
+def fee_invoice(
+    invoice: Invoice,
+    step_key: str,
+    kind: StepKind,
+    fee: Money,
+    number: int,
+    customer_number: int,
+    day: date,
+    deadline: date,
+    now: datetime,
+) -> Invoice:
+    """The reminder-fee document: an invoice in the seller's series with one fee line (outside the scope
+    of VAT: a reminder fee is compensation, not a supply), its own number and KID."""
+    text = FEE_TEXTS[kind].get(invoice.language, FEE_TEXTS[kind]["en"])
+    line = InvoiceLine(
+        kind=LineKind.FEE,
+        text=f"{text} ({invoice.number})",
+        quantity=1,
+        unit_price=fee.amount,
+        vat_code=VatCode.EXEMPT.value,
+        vat_rate=0,
+        net=fee.amount,
+        vat=0,
+        gross=fee.amount,
+        reference=step_key,
+    )
+    return Invoice(
+        id=stable_id("inv", step_key),
+        legal_entity_id=invoice.legal_entity_id,
+        customer_id=invoice.customer_id,
+        subscription_id=None,
+        status=InvoiceStatus.ISSUED,
+        number=number,
+        kid=make_invoice_kid(customer_number, number),
+        currency=invoice.currency,
+        language=invoice.language,
+        payment_method=invoice.payment_method,
+        invoice_date=day,
+        due_date=deadline,
+        lines=[line],
+        totals=totals_of([line]),
+        vat_summary=vat_summary_of([line]),
+        open_amount=fee.amount,
+        issued_at=now,
+        created_at=now,
+    )
+
+
+class StepWriter:
+    """Builds the transactions of dunning actions and sends their letters."""
+
+    def __init__(
+        self, store: DocumentStore, ledger: LedgerService, notifications: NotificationSender
+    ) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._notifications = notifications
+
+    def open_fees(self, case: DunningCase) -> int:
+        """What the case's fee documents still claim (one BatchGetItem; none when it has no fees)."""
+        ids = [letter.fee_invoice_id for letter in case.letters if letter.fee_invoice_id]
+        if not ids:
+            return 0
+        found = self._store.batch_get((keys.invoice(i).pk, "INVOICE") for i in ids)
+        return sum(item.document(Invoice).open_amount for item in found.values() if item.doc is not None)
+
+    def letter(
+        self,
+        case: DunningCase,
+        invoice: Invoice,
+        entity: LegalEntity,
+        customer: Customer,
+        key: str,
+        kind: StepKind,
+        fee: Money | None,
+        deadline_days: int | None,
+        day: date,
+        now: datetime,
+        book: Book | None = None,
+    ) -> tuple[Writes, DunningCase]:
+        """Record a reminder or collection notice (with its fee document, if it charges one). The case
+        keeps its index day. The caller adds the case (:func:`case_write`) to the writes, commits, sends
+        (:meth:`send`) and then stores the case with the deliveries."""
+        deadline = day + timedelta(days=deadline_days or DEFAULT_LETTER_DEADLINE_DAYS)
+        writes = Writes()
+        charged = fee if fee is not None and fee.amount > 0 else None
+        letter = Letter(
+            key=key,
+            kind=kind,
+            sent_on=day,
+            amount=invoice.open_amount + self.open_fees(case) + (charged.amount if charged else 0),
+            fee=charged.amount if charged else 0,
+            deadline=deadline,
+        )
+        if charged is not None:
+            counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
+            (number,), claim = counter.take()
+            document = fee_invoice(
+                invoice, key, kind, charged, number, customer_number_of(invoice, customer), day, deadline, now
+            )
+            ledger = self._ledger.invoice_issued_writes(document, book=book)
+            stored = ledger.invoice or document
+            writes.creates += [
+                document_item_for(stored),
+                lookup_item(keys.kid_lookup(stored.kid or ""), keys.invoice(stored.id)),
+                *ledger.creates,
+            ]
+            writes.replaces += ledger.replaces
+            writes.updates += [claim, *ledger.updates]
+            letter = letter.model_copy(
+                update={"fee_invoice_id": stored.id, "fee_invoice_number": number, "fee_kid": stored.kid}
+            )
+        after = case.model_copy(update={"done": {**case.done, key: day}, "letters": [*case.letters, letter]})
+        return writes, after
+
+    def send(
+        self, case: DunningCase, invoice: Invoice, entity: LegalEntity, customer: Customer
+    ) -> DunningCase:
+        """Send the case's unsent letters (each at most once, by its step key); the case with their
+        delivery statuses (not stored)."""
+        letters = []
+        for written in case.letters:
+            letter = written
+            if letter.delivery is None:
+                result = self._notifications.send(
+                    message_key=letter.key,
+                    kind=MessageKind.REMINDER
+                    if letter.kind is StepKind.REMINDER
+                    else MessageKind.COLLECTION_NOTICE,
+                    channel=Channel.EMAIL,
+                    recipient=Recipient.of(
+                        customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
+                    ),
+                    context=letter_context(letter, invoice, entity, customer),
+                )
+                letter = letter.model_copy(update={"delivery": result.status.value})
+            letters.append(letter)
+        return case.model_copy(update={"letters": letters})
+
+    def retry(
+        self, case: DunningCase, invoice: Invoice, key: str, attempt: int, day: date, now: datetime
+    ) -> tuple[Writes, DunningCase]:
+        """The request the card adapter charges from, and the case with the retry recorded (the caller
+        adds the case to the writes)."""
+        request = CardRetryRequest(
+            key=key,
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            attempt=attempt,
+            amount=invoice.open_amount,
+            due_on=day,
+            requested_at=now,
+        )
+        after = case.model_copy(update={"done": {**case.done, key: day}})
+        writes = Writes(
+            creates=[document_item("card_retry", retry_request_keys(invoice.id, attempt, day), request)]
+        )
+        return writes, after
+
+    def commit(self, writes: Writes) -> None:
+        """One transaction."""
+        self._store.write(writes.creates, writes.replaces, updates=writes.updates)
+
+
+def letter_context(
+    letter: Letter, invoice: Invoice, entity: LegalEntity, customer: Customer
+) -> dict[str, Any]:
+    """What the reminder and collection notice templates need."""
+    fee = Money(letter.fee, invoice.currency) if letter.fee else None
+    return {
+        "customer_name": customer.name,
+        "seller_name": entity.name,
+        "invoice_number": str(invoice.number),
+        "amount": Money(letter.amount, invoice.currency),
+        "due_date": invoice.due_date,
+        "new_due_date": letter.deadline,
+        "deadline": letter.deadline,
+        "fee": fee,
+        "kid": invoice.kid,
+        "account_number": entity.bank_account,
+    }
+
+
+def step_fee(step: DunningStep) -> Money | None:
+    """A step's fee, if it charges one."""
+    return step.fee if step.fee is not None and step.fee.amount > 0 else None
+
+
+def letters_of(case: DunningCase, kinds: Sequence[StepKind]) -> list[Letter]:
+    """The case's letters of the given kinds, oldest first."""
+    return [letter for letter in case.letters if letter.kind in kinds]

@@ -1,0 +1,24 @@
+"""Scheduled daily: plan the dunning run for the business date (one work item per overdue-index shard)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from chalicelib.clock import local_date
+from chalicelib.container import get_services
+from chalicelib.dunning.service import dunning_services
+from chalicelib.observability import logger
+
+
+@logger.inject_lambda_context
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    """Queue the run's work items for the business date of the scheduled moment."""
+    run_date = local_date(datetime.fromisoformat(event.time))
+    queued = dunning_services(get_services()).run.plan(run_date)
+    logger.info("dunning run planned", extra={"run_date": run_date.isoformat(), "work_items": queued})
+    return {"run_date": run_date.isoformat(), "work_items": queued}

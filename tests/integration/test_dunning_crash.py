@@ -1,0 +1,75 @@
+"""The dunning run crashed at each of its AWS calls and run again takes each step once: one fee document
+per fee (numbered without gaps), one letter per step, one hand-off file with the same claim."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.container import Services
+from chalicelib.dunning.index import CaseStatus
+from infra.awscalls import InjectedCrash, fail_at_call, install
+from tests.support.aws import fresh_resources
+from tests.support.catalog import Http, build_catalog
+from tests.support.dunning import World, dunning_client, sent_mail, world
+
+DAYS = (date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 12), date(2027, 2, 26))
+
+
+@pytest.fixture
+def dunning_api(services: Services) -> Iterator[Client]:
+    yield from dunning_client()
+
+
+def test_a_crash_at_any_aws_call_then_a_rerun_takes_each_step_once(
+    services: Services, moto_endpoint: str, api: Client, dunning_api: Client, admin: dict[str, str]
+) -> None:
+    install()
+
+    def fresh_world() -> tuple[World, str]:
+        fresh_resources(moto_endpoint)
+        catalog = build_catalog(Http(api, admin))
+        dunned = world(
+            services,
+            Http(api, admin),
+            Http(dunning_api, admin),
+            catalog.invoice_offer["id"],
+            catalog.seller["id"],
+        )
+        return dunned, dunned.order("kari@example.no").id
+
+    def run_all(dunned: World) -> None:
+        for day in DAYS:
+            dunned.run(day)
+
+    reference, reference_id = fresh_world()
+    run_all(reference)
+    expected_claim = reference.handoff(DAYS[-1], reference_id)["creditors"][0]["claims"][0]
+    n = 1
+    while True:
+        dunned, invoice_id = fresh_world()
+        with fail_at_call(n) as fault, contextlib.suppress(InjectedCrash):
+            run_all(dunned)
+        run_all(dunned)
+        case = dunned.case(invoice_id)
+        assert case.status is CaseStatus.HANDED_OVER, n
+        assert list(case.done.values()) == list(DAYS[1:]), n
+        assert [letter.fee_invoice_number for letter in case.letters] == [2, 3], n
+        # The sender sends a key at most once: a crash at the provider call itself loses that letter
+        # (its claim stays "sending", the case records the delivery as "duplicate"), every other crash
+        # leaves each letter sent exactly once.
+        keys = [key for key, _ in sent_mail()]
+        lost = fault.failed_call is not None and fault.failed_call.name == "ses.SendRawEmail"
+        assert len(keys) == len(set(keys)) == (1 if lost else 2), (n, fault.failed_call)
+        claim = dunned.handoff(DAYS[-1], invoice_id)["creditors"][0]["claims"][0]
+        assert (claim["principal_open"], claim["fees_open"], claim["total_claim"]) == (29900, 7000, 36900), n
+        assert [fee["number"] for fee in claim["fees"]] == [2, 3]
+        assert claim["reminders"] == expected_claim["reminders"], n
+        if not fault.fired:
+            break
+        n += 1
+    assert n > 30  # every call of the four runs was crashed at once
