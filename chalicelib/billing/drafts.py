@@ -17,7 +17,7 @@ from chalicelib.catalog.models import Plan, Product
 from chalicelib.catalog.plans import MissingPlanError, load_plan_chain, load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
-from chalicelib.clock import Clock
+from chalicelib.clock import Clock, local_date
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
 from chalicelib.errors import NotFoundError
@@ -124,8 +124,12 @@ class DraftService:
         existing = self._store.get(keys.invoice(draft.id).pk, "INVOICE")
         if existing is not None and existing.status != InvoiceStatus.DRAFT:
             return existing.document(Invoice)  # that period is already issued: nothing to draft
+        # A draft whose issue date has passed (rebuilt late by a change) is filed for tomorrow's run.
         updated = subscription.model_copy(
-            update={"next_invoice_id": draft.id, "next_invoice_date": draft.invoice_date}
+            update={
+                "next_invoice_id": draft.id,
+                "next_invoice_date": renewal_index_date(draft, local_date(now)),
+            }
         )
         draft_item = document_item_for(draft)
         creates: list[DocumentItem] = []

@@ -27,11 +27,12 @@ class Charge:
     product_id: str | None = None
     period: DatePeriod | None = None
     reference: str | None = None
+    amount: int | None = None  # a prorated line's total, rounded once; default quantity × unit price
 
 
 def build_line(charge: Charge, prices_include_vat: bool, currency: Currency) -> InvoiceLine:
     """One invoice line from a charge: amount = quantity × unit price, VAT per the pricing basis."""
-    amount = Money(charge.quantity * charge.unit_price, currency)
+    amount = Money(charge.quantity * charge.unit_price if charge.amount is None else charge.amount, currency)
     split = (
         vat_from_gross(amount, charge.vat_rate)
         if prices_include_vat

@@ -169,12 +169,13 @@ def period_charges(
     for component in _components_for(billing_period):
         product = products[component.product_id]
         unit_price = component.price
+        amount = None
         if short:
-            unit_price = (
-                Money(unit_price, billing_period.plan.currency)
-                .prorate(billing_period.period.days, billing_period.nominal.days)
-                .amount
-            )
+            # The line is prorated as a whole and rounded once; the unit price shown is one unit's share.
+            days, of_days = billing_period.period.days, billing_period.nominal.days
+            currency = billing_period.plan.currency
+            amount = Money(component.price * quantity, currency).prorate(days, of_days).amount
+            unit_price = Money(unit_price, currency).prorate(days, of_days).amount
         code = VatCode(product.vat_rate_code)
         charges.append(
             Charge(
@@ -186,6 +187,7 @@ def period_charges(
                 vat_rate=vat_table.resolve(country, code, billing_period.period.start),
                 product_id=product.id,
                 period=billing_period.dates,
+                amount=amount,
             )
         )
     return charges
