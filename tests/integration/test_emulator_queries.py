@@ -164,11 +164,11 @@ def _write(dynamodb: Client, rng: random.Random, ranged: str, hashed: str) -> No
     op = rng.choices(["put", "update", "delete", "batch", "transact", "partiql"], [5, 4, 2, 2, 3, 1])[0]
     try:
         if op == "put":
-            extra = {"ConditionExpression": "attribute_not_exists(pk)"} if rng.random() < 0.2 else {}
-            dynamodb.put_item(TableName=table, Item=_item(rng, is_hashed), **extra)
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"} if rng.random() < 0.2 else {}
+            dynamodb.put_item(TableName=table, Item=_item(rng, is_hashed), **condition)
         elif op == "update":
             expression, values, names = _update(rng)
-            extra = {"ExpressionAttributeValues": values} if values else {}
+            extra: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
             if names:
                 extra["ExpressionAttributeNames"] = names
             dynamodb.update_item(
