@@ -164,6 +164,7 @@ def test_a_payment_after_the_first_reminder_stops_dunning_and_settles_the_fee(
             kid_valid=True,
         )
     )
+    assert letter.fee_invoice_id is not None
     assert sorted(paid.became_paid) == sorted([invoice.id, letter.fee_invoice_id])
     dunned.run_days(date(2027, 2, 1), date(2027, 3, 10))
     case = dunned.case(invoice.id)
