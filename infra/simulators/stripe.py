@@ -18,6 +18,9 @@ The shim is a WSGI proxy in front of it that adds the Stripe behaviour our adapt
   ...) are taken off and echoed back on the PaymentIntent; ``setup_future_usage`` and a confirmed
   SetupIntent save the card on the customer; ``confirm`` accepts a ``payment_method``; PaymentIntents
   list by ``customer``; ``GET /v1/customers/{id}/payment_methods`` works.
+- **Stripe.js**: a PaymentIntent is confirmed (and its 3-D Secure step completed through localstripe's
+  ``_authenticate``) with a publishable key (``Bearer pk_...`` or ``key=pk_...``) and the intent's client
+  secret, as a payment page does in the browser; a wrong client secret is refused.
 
 Run it alone with ``python -m infra.simulators.stripe --port 8420``.
 """
@@ -186,8 +189,10 @@ class _QuietHandler(WSGIRequestHandler):
 class StripeShim:
     """The WSGI proxy: Stripe's behaviour on top of localstripe at ``backend``."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, secret_key: str = "sk_test_abo_shim") -> None:  # noqa: S107
         self.backend = backend.rstrip("/")
+        # What the shim authenticates with for Stripe.js requests (localstripe takes no publishable key).
+        self._secret_auth = f"Bearer {secret_key}"
         self._http = requests.Session()
         self._lock = threading.Lock()
         self._saved: dict[tuple[str, str], _Saved] = {}
@@ -288,7 +293,27 @@ class StripeShim:
 
     # -- routing -----------------------------------------------------------------------------------
 
+    def _browser(self, auth: str, path: str, pairs: list[tuple[str, str]]) -> str | None:
+        """Stripe.js: a publishable key and the intent's client secret stand for the secret key.
+        Returns the authorisation to forward with, None when the client secret does not fit."""
+        key = _value(pairs, "key") or ""
+        if not (auth.startswith("Bearer pk_") or key.startswith("pk_")):
+            return auth
+        match = re.fullmatch(r"/v1/payment_intents/(\w+)/(confirm|_authenticate)", path)
+        secret = _value(pairs, "client_secret")
+        if match is None or not secret:
+            return None
+        intent = self._get(self._secret_auth, f"/v1/payment_intents/{match.group(1)}")
+        return self._secret_auth if intent.get("client_secret") == secret else None
+
     def _handle(self, auth: str, method: str, path: str, pairs: list[tuple[str, str]], query: str) -> Answer:
+        if method == "POST" and path.startswith("/v1/payment_intents/"):
+            browser = self._browser(auth, path, pairs)
+            if browser is None:
+                return Answer.error(401, "invalid_request_error", "Invalid API key or client secret")
+            auth, pairs = browser, _without(pairs, "key")
+            if path.endswith("/confirm"):
+                pairs = _without(pairs, "client_secret")  # localstripe wants it only without a key
         if method == "POST" and path == "/v1/payment_intents":
             return self._create_payment_intent(auth, pairs)
         if method == "POST" and (match := re.fullmatch(r"/v1/payment_intents/(\w+)/confirm", path)):
@@ -500,7 +525,7 @@ class StripeSimulator:
         )
         backend = f"http://{host}:{backend_port}"
         self._wait(backend, startup_timeout)
-        self.shim = StripeShim(backend)
+        self.shim = StripeShim(backend, self.secret_key)
         self._server = make_server(host, port, self.shim, server_class=_Server, handler_class=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-shim", daemon=True)
         self._thread.start()

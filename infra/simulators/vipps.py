@@ -15,6 +15,8 @@ Test-only endpoints live under ``/simulator``:
 - ``POST /simulator/faults`` ``{"status": 429, "count": 2, "retryAfter": 1}``: answer the next requests
   with an error (optionally only for ``method`` and ``pathPrefix``)
 - ``GET /simulator/webhooks``: every delivery attempt
+- ``GET /simulator/validation``: with ``validate_spec`` on (or ``ABO_VIPPS_SIMULATOR_VALIDATE=1``), how many
+  API exchanges were validated against ../shared/specs/vipps/*.yaml and every failure
 
 Run it alone with ``python -m infra.simulators.vipps --port 8090``.
 """
@@ -26,6 +28,7 @@ import base64
 import hashlib
 import html
 import json
+import os
 import re
 import secrets
 import threading
@@ -37,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from email.utils import format_datetime
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIEnvironment
@@ -46,6 +49,9 @@ from zoneinfo import ZoneInfo
 import requests
 
 from chalicelib.payments.vipps_signature import sign_webhook
+
+if TYPE_CHECKING:
+    from infra.simulators.vipps_spec import SpecChecker
 
 OSLO = ZoneInfo("Europe/Oslo")
 JSON = "application/json"
@@ -59,6 +65,9 @@ FAILURE_REASONS = ("user_action_required", "charge_amount_too_high", "non_techni
 CANCELLABLE = ("PENDING", "DUE", "RESERVED", "PARTIALLY_CAPTURED")
 REFUNDABLE = ("CHARGED", "PARTIALLY_CAPTURED", "PARTIALLY_REFUNDED")
 INTERVAL_TEXT = {"DAY": "day", "WEEK": "week", "MONTH": "month", "YEAR": "year"}
+# Validate every API request and response against the published specs (tests turn it on).
+VALIDATE_ENV = "ABO_VIPPS_SIMULATOR_VALIDATE"
+_WSGI_FOLDED = {"client-id": "client_id", "client-secret": "client_secret"}
 
 
 class ApiError(Exception):
@@ -181,6 +190,7 @@ class VippsSimulator:
         public_url: str = "http://127.0.0.1:8090",
         webhook_backoff: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4),
         sleep: Callable[[float], None] = time.sleep,
+        validate_spec: bool | None = None,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -208,6 +218,13 @@ class VippsSimulator:
         self._server: WSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        if validate_spec is None:
+            validate_spec = os.environ.get(VALIDATE_ENV, "").lower() in ("1", "true", "yes")
+        self.spec_checker: SpecChecker | None = None
+        if validate_spec:
+            from infra.simulators.vipps_spec import SpecChecker
+
+            self.spec_checker = SpecChecker()
 
     # -- serving -----------------------------------------------------------------------------------
 
@@ -262,6 +279,20 @@ class VippsSimulator:
         if answer.content_type:
             out_headers.append(("Content-Type", answer.content_type))
         out_headers.append(("Content-Length", str(len(answer.body))))
+        if self.spec_checker is not None and not path.startswith("/simulator/"):
+            raw_query = str(environ.get("QUERY_STRING") or "")
+            # WSGI spells every header as HTTP_NAME, so ``client_id`` and ``client-id`` arrive alike; the
+            # token endpoint's two headers are spelled with ``_`` in the spec.
+            sent = {_WSGI_FOLDED.get(name, name): value for name, value in headers.items()}
+            self.spec_checker.check_raw(
+                method,
+                path + (f"?{raw_query}" if raw_query else ""),
+                sent,
+                body,
+                answer.status,
+                dict(out_headers),
+                answer.body,
+            )
         start_response(f"{answer.status} {_REASONS.get(answer.status, 'Status')}", out_headers)
         return iter([answer.body])
 
@@ -854,6 +885,19 @@ class VippsSimulator:
             return Answer(204)
         if parts == ["webhooks"] and method == "GET":
             return Answer.json(200, {"deliveries": list(self.deliveries), "pending": self._in_flight})
+        if parts == ["validation"] and method == "GET":
+            checker = self.spec_checker
+            if checker is None:
+                return Answer.json(200, {"enabled": False, "validated": 0, "failures": []})
+            return Answer.json(
+                200,
+                {
+                    "enabled": True,
+                    "validated": checker.validated,
+                    "failures": checker.failures,
+                    "tolerated": sorted(checker.tolerated),
+                },
+            )
         raise ApiError(404, "Not Found", f"No simulator route for {method} {path}")
 
     def _confirmation_page(self, agreement: Agreement) -> Answer:

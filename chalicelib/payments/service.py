@@ -1,0 +1,992 @@
+"""Card and Vipps orchestration: an order's agreement set up at its provider, webhooks and polling turned
+into our agreement's and invoices' state, the daily charges, and credit notes refunded.
+
+Every provider call carries an idempotency key derived from our own ids (the agreement's, the invoice's,
+the credit note's), and every state change on our side is a conditional write, so a retry, a crash
+between a provider call and our write, a duplicated or reordered webhook all end in the same state. A
+webhook is only a signal: the worker fetches the agreement or charge from the provider before acting,
+and a state only moves forward (open → paid, failed or cancelled; a failed charge that is paid later
+still becomes paid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
+from chalicelib.catalog.models import LegalEntity, PaymentMethod, Plan
+from chalicelib.clock import Clock, local_date
+from chalicelib.customers.models import Customer
+from chalicelib.errors import NotFoundError, ValidationFailedError
+from chalicelib.ledger.models import IncomingMethod
+from chalicelib.ledger.service import IncomingPayment, LedgerService
+from chalicelib.money import Currency, Money
+from chalicelib.notifications.render import MessageKind
+from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
+from chalicelib.observability import logger
+from chalicelib.orders.models import Order
+from chalicelib.payments.errors import ProviderError, ProviderRejectedError, ProviderUnavailableError
+from chalicelib.payments.interface import (
+    AgreementRequest,
+    AgreementStatus,
+    ChargeResult,
+    ChargeStatus,
+    InvoiceCharge,
+    PaymentMethodAdapter,
+    PeriodUnit,
+)
+from chalicelib.payments.records import (
+    CHARGES_OPEN,
+    OPEN_CHARGE,
+    OPEN_SETUP,
+    REFUNDS_OPEN,
+    SETUPS_OPEN,
+    ChargeRecord,
+    ChargeState,
+    PaymentSetup,
+    RefundRecord,
+    RefundState,
+    SetupState,
+    charge_due_partition,
+    charge_item,
+    charge_keys,
+    reference_item,
+    reference_lookup,
+    refund_item,
+    refund_keys,
+    setup_item,
+    setup_keys,
+)
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, document_item
+from chalicelib.subscriptions.models import (
+    AgreementStatus as OurAgreementStatus,
+)
+from chalicelib.subscriptions.models import (
+    PaymentAgreement,
+    Subscription,
+    SubscriptionStatus,
+)
+from chalicelib.subscriptions.writes import subscription_item
+
+if TYPE_CHECKING:
+    from chalicelib.container import Services
+
+ATTEMPTS = 5
+# The charging job looks this many days back, so that a missed day or a provider outage is caught up.
+CHARGE_LOOKBACK_DAYS = 7
+# Provider calls one polling run makes at most (Vipps: fetch charge 10/min per charge, agreement 120/min).
+POLL_BUDGET = 60
+PAID_STATES = (ChargeStatus.PAID, ChargeStatus.PARTIALLY_REFUNDED, ChargeStatus.REFUNDED)
+INCOMING: dict[str, IncomingMethod] = {"vipps": IncomingMethod.VIPPS, "stripe": IncomingMethod.CARD}
+
+FailedChargeHandler = Callable[[str, PaymentMethod, str, datetime], object]
+
+
+@dataclass
+class ChargingReport:
+    """What one run of the charging job did."""
+
+    charged: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    no_agreement: list[str] = field(default_factory=list)
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+
+
+@dataclass
+class PollReport:
+    """What one polling run looked at and changed."""
+
+    setups: int = 0
+    charges: int = 0
+    refunds: int = 0
+    provider_calls: int = 0
+    interrupted: str | None = None
+
+
+@dataclass(frozen=True)
+class _Versioned:
+    item: DocumentItem
+
+    @property
+    def version(self) -> int:
+        return int(self.item.version)
+
+
+class PaymentService:
+    """Sets up agreements, reconciles them and their charges, charges due invoices, refunds credit notes."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        ledger: LedgerService,
+        notifications: NotificationSender,
+        clock: Clock,
+        adapters: Callable[[PaymentMethod], PaymentMethodAdapter],
+        failed_charge: FailedChargeHandler,
+    ) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._notifications = notifications
+        self._clock = clock
+        self._adapters = adapters
+        self._failed_charge = failed_charge
+
+    def adapter(self, method: PaymentMethod) -> PaymentMethodAdapter:
+        """The provider's adapter of ``method``."""
+        return self._adapters(method)
+
+    # ---- reading ---------------------------------------------------------------------------------------
+
+    def setup(self, agreement_id: str) -> tuple[PaymentSetup, int] | None:
+        """An agreement's set-up and its version."""
+        found = self._store.get(setup_keys(agreement_id).pk, "SETUP")
+        if found is None or found.doc is None:
+            return None
+        return found.document(PaymentSetup), int(found.version)
+
+    def charge(self, invoice_id: str) -> tuple[ChargeRecord, int] | None:
+        """An invoice's charge record and its version."""
+        found = self._store.get(charge_keys(invoice_id).pk, "CHARGE")
+        if found is None or found.doc is None:
+            return None
+        return found.document(ChargeRecord), int(found.version)
+
+    def refund_record(self, credit_note_id: str) -> tuple[RefundRecord, int] | None:
+        """A credit note's refund record and its version."""
+        found = self._store.get(refund_keys(credit_note_id).pk, "REFUND")
+        if found is None or found.doc is None:
+            return None
+        return found.document(RefundRecord), int(found.version)
+
+    def _order(self, order_id: str) -> tuple[Order, int]:
+        found = self._store.get(keys.order(order_id).pk, "ORDER")
+        if found is None or found.doc is None:
+            raise NotFoundError(f"no order {order_id}")
+        return found.document(Order), int(found.version)
+
+    def _invoice(self, invoice_id: str) -> Invoice | None:
+        return self._store.get_document(keys.invoice(invoice_id).pk, "INVOICE", Invoice)
+
+    def _versioned(self, pk: str, sk: str) -> DocumentItem:
+        found = self._store.get(pk, sk)
+        if found is None or found.doc is None:
+            raise NotFoundError(f"nothing at {pk}/{sk}")
+        return found
+
+    # ---- setting up ------------------------------------------------------------------------------------
+
+    def set_up(self, order_id: str) -> Order:
+        """Ask the provider for the order's agreement (first invoice as its first payment) and store its
+        reference and the customer's confirmation URL; a repeat returns what the first call stored.
+        Raises :class:`ProviderUnavailableError` while the provider is down (the order stays as it is and
+        the polling job retries), :class:`ProviderRejectedError` when it refuses (the set-up is failed)."""
+        order, _ = self._order(order_id)
+        found = self.setup(order.agreement_id)
+        if found is None:
+            raise NotFoundError(f"order {order_id} is not paid through a payment provider")
+        setup, _ = found
+        if setup.state != SetupState.NEW:
+            return order
+        try:
+            request = self._agreement_request(setup)
+            result = self.adapter(setup.method).set_up_agreement(request)
+        except (ProviderRejectedError, ValidationFailedError) as error:
+            self._fail_setup(setup.agreement_id, str(error))
+            raise
+        for _ in range(ATTEMPTS):
+            order, order_version = self._order(order_id)
+            current = self.setup(order.agreement_id)
+            if current is None or current[0].state != SetupState.NEW:
+                return order
+            setup, version = current
+            now = self._clock.now()
+            pending = setup.model_copy(
+                update={
+                    "state": SetupState.PENDING,
+                    "provider_reference": result.agreement_ref,
+                    "redirect_url": result.confirmation_url,
+                    "first_charge_ref": result.first_charge_ref,
+                    "updated_at": now,
+                }
+            )
+            agreement_item = self._versioned(keys.agreement(setup.agreement_id).pk, "AGREEMENT")
+            agreement = agreement_item.document(PaymentAgreement)
+            if agreement.provider_reference not in (None, result.agreement_ref):
+                raise ProviderError(
+                    detail=f"agreement {agreement.id} already names {agreement.provider_reference}",
+                    provider=setup.provider,
+                )
+            referenced = agreement.model_copy(update={"provider_reference": result.agreement_ref})
+            updated_order = order.model_copy(
+                update={"payment": order.payment.model_copy(update={"redirect_url": result.confirmation_url})}
+            )
+            creates = [reference_item(setup.provider, result.agreement_ref, setup_keys(setup.agreement_id))]
+            if result.first_charge_ref:
+                first = self._first_charge(setup, pending, result.first_charge_ref, now)
+                creates += [
+                    charge_item(first),
+                    reference_item(setup.provider, result.first_charge_ref, charge_keys(first.invoice_id)),
+                ]
+            replaces = [
+                (setup_item(pending, version), version),
+                (
+                    document_item(
+                        "agreement", keys.agreement(agreement.id), referenced, status=referenced.status
+                    ),
+                    int(agreement_item.version),
+                ),
+                (document_item("order", keys.order(order.id), updated_order), order_version),
+            ]
+            try:
+                self._store.write(creates, replaces)
+            except WriteConflictError:
+                continue
+            logger.info(
+                "payment agreement set up",
+                extra={"agreement_id": setup.agreement_id, "provider": setup.provider},
+            )
+            return updated_order
+        return self._order(order_id)[0]
+
+    def _first_charge(
+        self, setup: PaymentSetup, pending: PaymentSetup, charge_ref: str, now: datetime
+    ) -> ChargeRecord:
+        invoice = self._invoice(setup.first_invoice_id)
+        if invoice is None:
+            raise NotFoundError(f"no invoice {setup.first_invoice_id}")
+        assert pending.provider_reference is not None
+        return ChargeRecord(
+            invoice_id=invoice.id,
+            agreement_id=setup.agreement_id,
+            method=setup.method,
+            provider=setup.provider,
+            agreement_ref=pending.provider_reference,
+            charge_ref=charge_ref,
+            state=ChargeState.OPEN,
+            amount=invoice.open_amount,
+            currency=invoice.currency.value,
+            due_date=invoice.due_date,
+            first=True,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _agreement_request(self, setup: PaymentSetup) -> AgreementRequest:
+        subscription = self._store.get_document(
+            keys.subscription(setup.subscription_id).pk, "SUB", Subscription
+        )
+        invoice = self._invoice(setup.first_invoice_id)
+        if subscription is None or invoice is None:
+            raise NotFoundError(f"the subscription or first invoice of agreement {setup.agreement_id}")
+        phase = subscription.phases[-1]
+        plan = self._store.get_document(keys.plan(phase.plan_id).pk, "PLAN", Plan)
+        if plan is None:
+            raise NotFoundError(f"plan {phase.plan_id} is gone")
+        quantity = phase.quantity or subscription.quantity
+        # Vipps shows the recurring price; it takes at least 1 krone.
+        price = max(plan.price * quantity, 100)
+        return AgreementRequest(
+            agreement_id=setup.agreement_id,
+            product_name=plan.name,
+            price=Money(price, plan.currency),
+            interval_unit=PeriodUnit(plan.period.unit.value.upper()),
+            interval_count=plan.period.count,
+            first_invoice=self._invoice_charge(invoice),
+            product_description=f"{plan.name} x {quantity}" if quantity > 1 else None,
+        )
+
+    @staticmethod
+    def _invoice_charge(invoice: Invoice) -> InvoiceCharge:
+        return InvoiceCharge(
+            invoice_id=invoice.id,
+            amount=Money(invoice.open_amount, invoice.currency),
+            description=f"Faktura {invoice.number}",
+            due=invoice.due_date,
+        )
+
+    def _fail_setup(self, agreement_id: str, reason: str) -> None:
+        for _ in range(ATTEMPTS):
+            found = self.setup(agreement_id)
+            if found is None or found[0].state != SetupState.NEW:
+                return
+            setup, version = found
+            failed = setup.model_copy(
+                update={"state": SetupState.FAILED, "failure": reason[:500], "updated_at": self._clock.now()}
+            )
+            try:
+                self._store.write([], [(setup_item(failed, version), version)])
+                return
+            except WriteConflictError:
+                continue
+
+    # ---- agreements ------------------------------------------------------------------------------------
+
+    def reconcile_setup(self, agreement_id: str) -> PaymentSetup | None:
+        """Fetch the agreement from its provider and bring ours (and its subscription) in line: active,
+        stopped or expired; when it is active, the first invoice's payment too."""
+        found = self.setup(agreement_id)
+        if found is None:
+            return None
+        setup, _ = found
+        if setup.provider_reference is None or setup.state not in (SetupState.PENDING, SetupState.ACTIVE):
+            return setup
+        state = self.adapter(setup.method).agreement_status(setup.provider_reference)
+        if state.status == AgreementStatus.ACTIVE:
+            setup = self._activate(agreement_id) or setup
+            self._first_payment(setup)
+        elif state.status in (AgreementStatus.STOPPED, AgreementStatus.EXPIRED):
+            ending = SetupState.STOPPED if state.status == AgreementStatus.STOPPED else SetupState.EXPIRED
+            was_active = setup.state == SetupState.ACTIVE
+            setup = self._end(agreement_id, ending, state.provider_status) or setup
+            if was_active:
+                self._tell_stopped(setup, setup.first_invoice_id, only_if_open=True)
+        return setup
+
+    def _activate(self, agreement_id: str) -> PaymentSetup | None:
+        for _ in range(ATTEMPTS):
+            found = self.setup(agreement_id)
+            if found is None:
+                return None
+            setup, version = found
+            if setup.state != SetupState.PENDING:
+                return setup
+            now = self._clock.now()
+            active = setup.model_copy(update={"state": SetupState.ACTIVE, "updated_at": now})
+            replaces = [(setup_item(active, version), version)]
+            replaces += self._agreement_status_write(agreement_id, OurAgreementStatus.ACTIVE)
+            sub_item = self._versioned(keys.subscription(setup.subscription_id).pk, "SUB")
+            subscription = sub_item.document(Subscription)
+            if subscription.status == SubscriptionStatus.PENDING:
+                started = subscription.model_copy(update={"status": SubscriptionStatus.ACTIVE})
+                replaces.append((subscription_item(started, int(sub_item.version)), int(sub_item.version)))
+            try:
+                self._store.write([], replaces)
+            except WriteConflictError:
+                continue
+            logger.info("payment agreement active", extra={"agreement_id": agreement_id})
+            return active
+        return None
+
+    def _end(self, agreement_id: str, ending: SetupState, provider_status: str) -> PaymentSetup | None:
+        for _ in range(ATTEMPTS):
+            found = self.setup(agreement_id)
+            if found is None:
+                return None
+            setup, version = found
+            if setup.state not in (SetupState.PENDING, SetupState.ACTIVE):
+                return setup
+            ended = setup.model_copy(
+                update={"state": ending, "stopped_by": provider_status, "updated_at": self._clock.now()}
+            )
+            replaces = [(setup_item(ended, version), version)]
+            replaces += self._agreement_status_write(agreement_id, OurAgreementStatus.STOPPED)
+            try:
+                self._store.write([], replaces)
+            except WriteConflictError:
+                continue
+            logger.info(
+                "payment agreement ended",
+                extra={"agreement_id": agreement_id, "state": ending.value, "provider": provider_status},
+            )
+            return ended
+        return None
+
+    def _agreement_status_write(
+        self, agreement_id: str, status: OurAgreementStatus
+    ) -> list[tuple[DocumentItem, int]]:
+        item = self._versioned(keys.agreement(agreement_id).pk, "AGREEMENT")
+        agreement = item.document(PaymentAgreement)
+        if agreement.status == status:
+            return []
+        changed = agreement.model_copy(update={"status": status})
+        return [
+            (
+                document_item("agreement", keys.agreement(agreement_id), changed, status=changed.status),
+                int(item.version),
+            )
+        ]
+
+    def _first_payment(self, setup: PaymentSetup) -> None:
+        found = self.charge(setup.first_invoice_id)
+        if found is None or found[0].state not in OPEN_CHARGE or setup.provider_reference is None:
+            return
+        invoice = self._invoice(setup.first_invoice_id)
+        if invoice is None:
+            return
+        result = self.adapter(setup.method).take_first_payment(
+            setup.provider_reference, self._invoice_charge(invoice)
+        )
+        self.apply_charge(setup.first_invoice_id, result)
+
+    # ---- charges ---------------------------------------------------------------------------------------
+
+    def reconcile_charge(self, invoice_id: str) -> ChargeRecord | None:
+        """Fetch an open charge from its provider and apply what it says."""
+        found = self.charge(invoice_id)
+        if found is None:
+            return None
+        record, _ = found
+        if record.charge_ref is None or record.state == ChargeState.CREATING:
+            return record
+        if record.first and record.state == ChargeState.OPEN:
+            setup = self.setup(record.agreement_id)
+            if setup is not None and setup[0].state == SetupState.PENDING:
+                # The first payment comes with the agreement: settle the agreement first.
+                self.reconcile_setup(record.agreement_id)
+                again = self.charge(invoice_id)
+                return again[0] if again else None
+        result = self.adapter(record.method).charge_status(record.agreement_ref, record.charge_ref)
+        return self.apply_charge(invoice_id, result)
+
+    def apply_charge(  # noqa: PLR0911, PLR0912 - one outcome per provider status
+        self, invoice_id: str, result: ChargeResult
+    ) -> ChargeRecord | None:
+        """Move an invoice's charge record forward to what the provider reports (idempotent):
+        paid → a ledger payment (its source reference is the provider's charge id), failed → dunning,
+        cancelled → recorded (and the customer told when the agreement was stopped)."""
+        for _ in range(ATTEMPTS):
+            found = self.charge(invoice_id)
+            if found is None:
+                return None
+            record, version = found
+            now = self._clock.now()
+            update: dict[str, Any] = {"provider_status": result.provider_status, "updated_at": now}
+            if result.charge_ref and record.charge_ref is None:
+                update["charge_ref"] = result.charge_ref
+            paid = result.captured or result.amount
+            if result.status in PAID_STATES and paid is not None and paid.amount > 0:
+                if record.state == ChargeState.PAID:
+                    return record
+                payment = self._record_payment(
+                    record, result.charge_ref or record.charge_ref or "", paid, now
+                )
+                update |= {"state": ChargeState.PAID, "paid_amount": paid.amount, "payment_id": payment}
+            elif result.status == ChargeStatus.FAILED:
+                if record.state not in OPEN_CHARGE:
+                    return record
+                reason = result.failure_reason or result.provider_status
+                self._failed_charge(invoice_id, record.method, reason, now)
+                if result.customer_action_url:
+                    # Before the write: once per key, so a crash after it cannot lose the message.
+                    self._tell_action_required(record, result.customer_action_url)
+                update |= {
+                    "state": ChargeState.FAILED,
+                    "failure_reason": reason,
+                    "decline_code": result.decline_code,
+                    "customer_action_url": result.customer_action_url,
+                }
+            elif result.status == ChargeStatus.CANCELLED:
+                if record.state not in OPEN_CHARGE:
+                    return record
+                update["state"] = ChargeState.CANCELLED
+            else:
+                if record.state != ChargeState.CREATING:
+                    return record
+                update["state"] = ChargeState.OPEN
+            changed = record.model_copy(update=update)
+            try:
+                self._store.write([], [(charge_item(changed, version), version)])
+            except WriteConflictError:
+                continue
+            if changed.state == ChargeState.CANCELLED:
+                setup = self.reconcile_setup(record.agreement_id)
+                if setup is not None and setup.state in (SetupState.STOPPED, SetupState.EXPIRED):
+                    self._tell_stopped(setup, invoice_id, only_if_open=True)
+            logger.info(
+                "charge updated",
+                extra={"invoice_id": invoice_id, "state": changed.state.value, "provider": record.provider},
+            )
+            return changed
+        return None
+
+    def _record_payment(self, record: ChargeRecord, charge_ref: str, paid: Money, now: datetime) -> str:
+        invoice = self._invoice(record.invoice_id)
+        kid = invoice.kid if invoice is not None else None
+        incoming = IncomingPayment(
+            source=record.provider,
+            source_reference=charge_ref,
+            method=INCOMING[record.provider],
+            amount=paid.amount,
+            currency=paid.currency,
+            paid_on=local_date(now),
+            kid=kid,
+            kid_valid=kid is not None,
+            text=f"{record.provider} charge {charge_ref}",
+        )
+        recorded = self._ledger.record_payment(incoming)
+        return recorded.payment.id
+
+    # ---- the charging job ------------------------------------------------------------------------------
+
+    def charge_due(self, today: date | None = None) -> ChargingReport:
+        """Create the provider charge of every indexed invoice whose charge date has come (a week back
+        included), each exactly once; stops early while the provider is unavailable."""
+        today = today or local_date(self._clock.now())
+        report = ChargingReport()
+        for back in range(CHARGE_LOOKBACK_DAYS, -1, -1):
+            day = today - timedelta(days=back)
+            cursor: str | None = None
+            while True:
+                page = self._store.query(charge_due_partition(day), "INVOICE#", cursor=cursor)
+                for entry in page.items:
+                    invoice_id = entry.sk.removeprefix("INVOICE#")
+                    try:
+                        self._charge_one(entry, invoice_id, report)
+                    except ProviderUnavailableError as error:
+                        report.interrupted = str(error)
+                        logger.warning("payment provider unavailable; charging stops for now")
+                        return report
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return report
+
+    def _charge_one(self, entry: DocumentItem, invoice_id: str, report: ChargingReport) -> None:
+        invoice = self._invoice(invoice_id)
+        if (
+            invoice is None
+            or invoice.kind != InvoiceKind.INVOICE
+            or invoice.status != InvoiceStatus.ISSUED
+            or invoice.open_amount <= 0
+        ):
+            self._unindex(entry)
+            report.skipped += 1
+            return
+        subscription = (
+            self._store.get_document(keys.subscription(invoice.subscription_id).pk, "SUB", Subscription)
+            if invoice.subscription_id
+            else None
+        )
+        found = self.setup(subscription.agreement_id) if subscription is not None else None
+        if found is None or found[0].method != invoice.payment_method:
+            self._unindex(entry)
+            report.skipped += 1
+            return
+        setup = found[0]
+        if setup.state in OPEN_SETUP:
+            report.waiting.append(invoice_id)  # charged once the agreement is active (within the lookback)
+            return
+        if setup.state != SetupState.ACTIVE or setup.provider_reference is None:
+            self._tell_stopped(setup, invoice_id, only_if_open=False)
+            self._unindex(entry)
+            report.no_agreement.append(invoice_id)
+            return
+        record = self._mark_charge(invoice, setup)
+        if record is None or record.state != ChargeState.CREATING:
+            self._unindex(entry)
+            report.skipped += 1
+            return
+        charge = self._invoice_charge(invoice)
+        try:
+            result = self.adapter(setup.method).charge_invoice(setup.provider_reference, charge)
+        except ProviderRejectedError as error:
+            logger.warning("charge refused", extra={"invoice_id": invoice_id, "error": str(error)})
+            rejected = ChargeResult(
+                charge_ref="",
+                status=ChargeStatus.FAILED,
+                provider_status="rejected",
+                failure_reason=(error.problem_detail or error.detail or "rejected")[:200],
+            )
+            self._opened(invoice_id, None, entry)
+            self.apply_charge(invoice_id, rejected)
+            report.failed.append(invoice_id)
+            return
+        self._opened(invoice_id, result.charge_ref, entry)
+        if result.status != ChargeStatus.PENDING:
+            self.apply_charge(invoice_id, result)
+        report.charged.append(invoice_id)
+
+    def _mark_charge(self, invoice: Invoice, setup: PaymentSetup) -> ChargeRecord | None:
+        """The invoice's charge record, created (state ``creating``) before the provider is called."""
+        found = self.charge(invoice.id)
+        if found is not None:
+            return found[0]
+        assert setup.provider_reference is not None
+        now = self._clock.now()
+        record = ChargeRecord(
+            invoice_id=invoice.id,
+            agreement_id=setup.agreement_id,
+            method=setup.method,
+            provider=setup.provider,
+            agreement_ref=setup.provider_reference,
+            state=ChargeState.CREATING,
+            amount=invoice.open_amount,
+            currency=invoice.currency.value,
+            due_date=invoice.due_date,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            self._store.put_new(charge_item(record))
+        except WriteConflictError:
+            again = self.charge(invoice.id)
+            return again[0] if again else None
+        return record
+
+    def _opened(self, invoice_id: str, charge_ref: str | None, entry: DocumentItem) -> None:
+        """The provider has the charge: the record becomes open (with the provider's reference and its
+        lookup) and the invoice leaves the charge index, in one transaction."""
+        for _ in range(ATTEMPTS):
+            found = self.charge(invoice_id)
+            if found is None or found[0].state != ChargeState.CREATING:
+                self._unindex(entry)
+                return
+            record, version = found
+            opened = record.model_copy(
+                update={
+                    "state": ChargeState.OPEN,
+                    "charge_ref": charge_ref or record.charge_ref,
+                    "updated_at": self._clock.now(),
+                }
+            )
+            creates = (
+                [reference_item(record.provider, charge_ref, charge_keys(invoice_id))] if charge_ref else []
+            )
+            try:
+                self._store.write(creates, [(charge_item(opened, version), version)], deletes=[entry])
+                return
+            except WriteConflictError:
+                continue
+
+    def _unindex(self, entry: DocumentItem) -> None:
+        self._store.write([], [], deletes=[entry])
+
+    # ---- telling the customer --------------------------------------------------------------------------
+
+    def _tell_stopped(self, setup: PaymentSetup, invoice_id: str, *, only_if_open: bool) -> None:
+        """The customer stopped (or never confirmed) the agreement and ``invoice_id`` is still to pay:
+        ask them to pay it another way (once per invoice)."""
+        invoice = self._invoice(invoice_id)
+        if invoice is None or invoice.status != InvoiceStatus.ISSUED or invoice.open_amount <= 0:
+            if only_if_open:
+                return
+            if invoice is None:
+                return
+        found = self._store.batch_get(
+            [
+                (keys.customer(setup.customer_id).pk, keys.customer(setup.customer_id).sk),
+                (keys.legal_entity(invoice.legal_entity_id).pk, "ENTITY"),
+            ]
+        )
+        customer_item = found.get((keys.customer(setup.customer_id).pk, keys.customer(setup.customer_id).sk))
+        entity_item = found.get((keys.legal_entity(invoice.legal_entity_id).pk, "ENTITY"))
+        if customer_item is None or entity_item is None:
+            return
+        customer = customer_item.document(Customer)
+        entity = entity_item.document(LegalEntity)
+        self._notifications.send(
+            message_key=f"payments:{invoice.id}:agreement-{setup.state.value}",
+            kind=MessageKind.PAYMENT_FAILED,
+            channel=Channel.EMAIL,
+            recipient=Recipient.of(
+                customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
+            ),
+            context={
+                "customer_name": customer.name,
+                "seller_name": entity.name,
+                "invoice_number": str(invoice.number),
+                "amount": Money(invoice.open_amount, invoice.currency),
+                "next_attempt": None,
+            },
+        )
+
+    def _tell_action_required(self, record: ChargeRecord, action_url: str) -> None:
+        """The charge needs the customer (a card asking for authentication): send them the link where
+        they pay it on session (once per invoice)."""
+        invoice = self._invoice(record.invoice_id)
+        setup = self.setup(record.agreement_id)
+        if invoice is None or setup is None:
+            return
+        customer_keys = keys.customer(setup[0].customer_id)
+        entity_pk = keys.legal_entity(invoice.legal_entity_id).pk
+        found = self._store.batch_get([(customer_keys.pk, customer_keys.sk), (entity_pk, "ENTITY")])
+        customer_item = found.get((customer_keys.pk, customer_keys.sk))
+        entity_item = found.get((entity_pk, "ENTITY"))
+        if customer_item is None or entity_item is None:
+            return
+        customer = customer_item.document(Customer)
+        self._notifications.send(
+            message_key=f"payments:{invoice.id}:action-required",
+            kind=MessageKind.PAYMENT_FAILED,
+            channel=Channel.EMAIL,
+            recipient=Recipient.of(
+                customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
+            ),
+            context={
+                "customer_name": customer.name,
+                "seller_name": entity_item.document(LegalEntity).name,
+                "invoice_number": str(invoice.number),
+                "amount": Money(record.amount, Currency(record.currency)),
+                "next_attempt": None,
+                "action_url": action_url,
+            },
+        )
+
+    # ---- refunds ---------------------------------------------------------------------------------------
+
+    def refund_credit_note(self, credit_note: Invoice) -> RefundRecord | None:
+        """A credit note on an invoice paid through a provider: pay the credited amount back there, at
+        most what the charge took and what the customer's account holds as credit (money the credit note
+        released onto other open invoices is not paid out). Idempotent by the credit note's id; a
+        provider outage leaves the refund open for the polling job."""
+        if credit_note.kind != InvoiceKind.CREDIT_NOTE or not credit_note.credited_invoice_id:
+            return None
+        found = self.refund_record(credit_note.id)
+        if found is None:
+            decided = self._decide_refund(credit_note)
+            if decided is None:
+                return None
+            with contextlib.suppress(WriteConflictError):
+                self._store.put_new(refund_item(decided))
+            found = self.refund_record(credit_note.id)
+            if found is None:
+                return None
+        return self._pay_back(found[0])
+
+    def refund_after_credit_note(self, credit_note: Invoice) -> RefundRecord | None:
+        """The credit-note route's hook: refund through the provider; while the provider is down the
+        refund stays open for the polling job (the credit note itself is already issued)."""
+        try:
+            return self.refund_credit_note(credit_note)
+        except ProviderError as error:
+            logger.warning(
+                "credit note refund not paid yet",
+                extra={"credit_note_id": credit_note.id, "error": str(error)},
+            )
+            found = self.refund_record(credit_note.id)
+            return found[0] if found else None
+
+    def set_up_after_order(self, order: Order) -> Order:
+        """The order route's hook: set the agreement up at once; a provider outage leaves the order as
+        stored (``redirect_url`` empty) for ``POST /v1/orders/{id}/payment`` or the polling job."""
+        if order.payment_method not in (PaymentMethod.VIPPS, PaymentMethod.CARD):
+            return order
+        try:
+            return self.set_up(order.id)
+        except (ProviderError, ValidationFailedError) as error:
+            logger.warning(
+                "payment agreement not set up yet", extra={"order_id": order.id, "error": str(error)}
+            )
+            return self._order(order.id)[0]
+
+    def _decide_refund(self, credit_note: Invoice) -> RefundRecord | None:
+        assert credit_note.credited_invoice_id is not None
+        charged = self.charge(credit_note.credited_invoice_id)
+        if charged is None:
+            return None
+        charge = charged[0]
+        if charge.state != ChargeState.PAID or charge.charge_ref is None:
+            return None
+        account = self._ledger.book().account(
+            credit_note.customer_id, credit_note.legal_entity_id, credit_note.currency.value
+        )
+        amount = min(-credit_note.totals.gross, charge.paid_amount - charge.refunded, account.account.credit)
+        if amount <= 0:
+            return None
+        now = self._clock.now()
+        return RefundRecord(
+            credit_note_id=credit_note.id,
+            invoice_id=charge.invoice_id,
+            provider=charge.provider,
+            agreement_ref=charge.agreement_ref,
+            charge_ref=charge.charge_ref,
+            amount=amount,
+            currency=credit_note.currency.value,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _pay_back(self, record: RefundRecord) -> RefundRecord:
+        if record.state == RefundState.DONE:
+            return record
+        method = PaymentMethod.VIPPS if record.provider == "vipps" else PaymentMethod.CARD
+        result = self.adapter(method).refund(
+            record.agreement_ref,
+            record.charge_ref,
+            Money(record.amount, Currency(record.currency)),
+            f"Kreditnota {record.credit_note_id}"[:45],
+            record.credit_note_id,
+        )
+        from chalicelib.ledger import rules
+        from chalicelib.ledger.posting import posting_writes
+
+        for _ in range(ATTEMPTS):
+            found = self.refund_record(record.credit_note_id)
+            charged = self.charge(record.invoice_id)
+            if found is None or charged is None:
+                return record
+            current, version = found
+            if current.state == RefundState.DONE:
+                return current
+            charge, charge_version = charged
+            now = self._clock.now()
+            invoice = self._invoice(record.invoice_id)
+            if invoice is None:
+                return current
+            stored = self._ledger.book().account(
+                invoice.customer_id, invoice.legal_entity_id, invoice.currency.value
+            )
+            done = current.model_copy(
+                update={"state": RefundState.DONE, "refund_ref": result.refund_ref, "updated_at": now}
+            )
+            refunded = charge.model_copy(
+                update={"refunded": charge.refunded + record.amount, "updated_at": now}
+            )
+            replaces = [
+                (refund_item(done, version), version),
+                (charge_item(refunded, charge_version), charge_version),
+            ]
+            creates: list[DocumentItem] = []
+            updates: list[Any] = []
+            try:
+                posting = rules.refund_credit(stored.account, record.amount, record.credit_note_id, now)
+            except rules.LedgerRuleError:
+                logger.warning(
+                    "refund paid by the provider exceeds the customer's credit; booked without ledger entry",
+                    extra={"credit_note_id": record.credit_note_id},
+                )
+            else:
+                writes = posting_writes(stored, posting, {}, local_date(now), now)
+                creates, updates = writes.creates, writes.updates
+                replaces += writes.replaces
+            try:
+                self._store.write(creates, replaces, updates=updates)
+            except WriteConflictError:
+                continue
+            logger.info("credit note refunded", extra={"credit_note_id": record.credit_note_id})
+            return done
+        return record
+
+    # ---- polling ---------------------------------------------------------------------------------------
+
+    def poll(self, budget: int = POLL_BUDGET) -> PollReport:
+        """Reconcile pending set-ups (and retry ones the provider never answered), charges due by
+        tomorrow and open refunds, making at most ``budget`` provider round trips; a provider that is
+        rate-limiting or down ends the run early."""
+        report = PollReport()
+        from chalicelib.store.documents import DocumentItem as Item
+
+        today = local_date(self._clock.now())
+        try:
+            for listed in Item.gsi1.query(SETUPS_OPEN, limit=budget):
+                if report.provider_calls >= budget:
+                    return report
+                setup = listed.document(PaymentSetup)
+                report.provider_calls += 1
+                if setup.state == SetupState.NEW:
+                    with contextlib.suppress(ProviderRejectedError, ValidationFailedError):
+                        self.set_up(setup.order_id)
+                else:
+                    self.reconcile_setup(setup.agreement_id)
+                report.setups += 1
+            horizon = f"{(today + timedelta(days=1)).isoformat()}~"
+            for listed in Item.gsi1.query(
+                CHARGES_OPEN, Item.gsi1sk <= horizon, limit=max(budget - report.provider_calls, 1)
+            ):
+                if report.provider_calls >= budget:
+                    return report
+                record = listed.document(ChargeRecord)
+                if record.state != ChargeState.OPEN:
+                    continue
+                report.provider_calls += 1
+                self.reconcile_charge(record.invoice_id)
+                report.charges += 1
+            for listed in Item.gsi1.query(REFUNDS_OPEN, limit=max(budget - report.provider_calls, 1)):
+                if report.provider_calls >= budget:
+                    return report
+                report.provider_calls += 1
+                self._pay_back(listed.document(RefundRecord))
+                report.refunds += 1
+        except ProviderUnavailableError as error:
+            report.interrupted = str(error)
+            logger.warning("payment provider unavailable; polling stops for now")
+        return report
+
+    # ---- webhook events --------------------------------------------------------------------------------
+
+    def process_event(self, message: dict[str, Any]) -> str:  # noqa: PLR0911 - one outcome per target
+        """Act on one queued webhook event: find what it is about and fetch that from the provider."""
+        provider = str(message.get("provider"))
+        event_type = str(message.get("event_type"))
+        if provider == "vipps":
+            if message.get("charge_ref"):
+                target = self._follow(provider, str(message["charge_ref"]))
+                if target is not None and target[0].startswith("PAYCHARGE#"):
+                    self.reconcile_charge(target[0].removeprefix("PAYCHARGE#"))
+                    return "charge"
+            if message.get("agreement_ref"):
+                target = self._follow(provider, str(message["agreement_ref"]))
+                if target is not None and target[0].startswith("PAYSETUP#"):
+                    self.reconcile_setup(target[0].removeprefix("PAYSETUP#"))
+                    return "agreement"
+            return "unknown"
+        if provider == "stripe":
+            object_id = str(message.get("object_id") or "")
+            target = self._follow(provider, object_id) if object_id else None
+            if target is None:
+                return "unknown"
+            if target[0].startswith("PAYCHARGE#"):
+                self.reconcile_charge(target[0].removeprefix("PAYCHARGE#"))
+                return "charge"
+            if target[0].startswith("PAYSETUP#"):
+                self.reconcile_setup(target[0].removeprefix("PAYSETUP#"))
+                return "agreement"
+        logger.info("payment event ignored", extra={"provider": provider, "event_type": event_type})
+        return "ignored"
+
+    def _follow(self, provider: str, reference: str) -> tuple[str, str] | None:
+        found = self._store.get(reference_lookup(provider, reference), "LOOKUP")
+        if found is None or found.target_pk is None or found.target_sk is None:
+            return None
+        return found.target_pk, found.target_sk
+
+
+def event_message(
+    provider: str,
+    event_id: str,
+    event_type: str,
+    *,
+    agreement_ref: str | None = None,
+    charge_ref: str | None = None,
+    object_id: str | None = None,
+) -> str:
+    """The queued message of one webhook event."""
+    return json.dumps(
+        {
+            "provider": provider,
+            "event_id": event_id,
+            "event_type": event_type,
+            "agreement_ref": agreement_ref,
+            "charge_ref": charge_ref,
+            "object_id": object_id,
+        },
+        sort_keys=True,
+    )
+
+
+def payment_service(services: Services) -> PaymentService:
+    """The service from the container's collaborators; failed charges go to dunning."""
+
+    def adapters(method: PaymentMethod) -> PaymentMethodAdapter:
+        if method == PaymentMethod.VIPPS:
+            return services.vipps
+        if method == PaymentMethod.CARD:
+            return services.stripe_cards
+        raise ValidationFailedError(f"{method.value} is not paid through a payment provider")
+
+    def failed_charge(invoice_id: str, method: PaymentMethod, reason: str, at: datetime) -> object:
+        from chalicelib.dunning.service import dunning_services
+
+        return dunning_services(services).service.record_failed_charge(invoice_id, method, reason, at)
+
+    return PaymentService(
+        services.documents, services.ledger, services.notifications, services.clock, adapters, failed_charge
+    )
