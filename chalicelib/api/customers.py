@@ -36,6 +36,8 @@ class CustomerView(ResponseModel):
     org_number: str | None = Field(description="digits only")
     country: str
     language: str
+    email_opt_out: bool = Field(description="no e-mail notifications")
+    sms_opt_out: bool = Field(description="no SMS notifications")
     created_at: datetime
     updated_at: datetime
 
@@ -96,6 +98,8 @@ class CustomerPatch(RequestModel):
     org_number: Annotated[str, Field(min_length=6, max_length=20)] | None = Field(
         default=None, description="organisations only; checked for the customer's country"
     )
+    email_opt_out: bool | None = Field(default=None, description="true: no e-mail notifications")
+    sms_opt_out: bool | None = Field(default=None, description="true: no SMS notifications")
 
 
 def _patch_fields(patch: CustomerPatch) -> dict[str, Any]:

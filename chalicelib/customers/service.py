@@ -51,7 +51,7 @@ _NORDIC_LETTERS = frozenset("æøåäö")
 _SPACES = re.compile(r"\s+")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 _NUMBER_PUNCTUATION = re.compile(r"[\s\-.]")
-_PATCHABLE = ("name", "email", "phone", "address", "language", "org_number")
+_PATCHABLE = ("name", "email", "phone", "address", "language", "org_number", "email_opt_out", "sms_opt_out")
 _NULLABLE = frozenset({"phone", "address"})
 
 
@@ -177,6 +177,8 @@ _NORMALISERS: dict[str, Callable[[Any, str], Any]] = {
     "org_number": lambda value, country: normalise_organisation_number(str(value), country),
     "language": _language,
     "address": lambda value, _: Address.model_validate(value),
+    "email_opt_out": lambda value, _: bool(value),
+    "sms_opt_out": lambda value, _: bool(value),
 }
 
 
@@ -229,7 +231,8 @@ class CustomerService:
     # ---- changing ------------------------------------------------------------------------------------
 
     def update(self, customer_id: str, fields: dict[str, Any], source: str) -> Customer:
-        """Change some of name, e-mail, phone, address, language and organisation number (``None`` clears
+        """Change some of name, e-mail, phone, address, language, organisation number and the notification
+        opt-outs (``email_opt_out``, ``sms_opt_out``) (``None`` clears
         phone or address). Lookups move in the same transaction as the profile and its history entry; an
         e-mail or organisation number of another customer is a 409. A change to nothing writes nothing."""
         item = self._item(customer_id)

@@ -93,6 +93,12 @@ def handoff_partition(day: date, shard: int) -> str:
     return f"HANDOFF#{day.isoformat()}#{shard:02d}"
 
 
+def issued_partition(day: date, shard: int) -> str:
+    """The invoices the invoice run issued on ``day`` in its renewal ``shard`` (on gsi1 of their fresh
+    cases): what a redelivered work item enqueues again for the invoice-issued notifications."""
+    return f"ISSUED#{day.isoformat()}#{shard:02d}"
+
+
 def case_keys(case: DunningCase) -> Keys:
     """Where a case lives and which index entry it has."""
     shard = dunning_shard(case.invoice_id)
@@ -129,7 +135,7 @@ def new_case(invoice: Invoice) -> DunningCase:
     )
 
 
-def overdue_index_writes(invoice: Invoice) -> list[DocumentItem]:
+def overdue_index_writes(invoice: Invoice, issued_in: str | None = None) -> list[DocumentItem]:
     """The items to create in the transaction that issues ``invoice`` (append them to its creates): its
     dunning case, indexed under ``DUE#<due date>#<shard>``. Pass the invoice as stored (the ledger's
     ``writes.invoice``): one paid on issue by customer credit, a zero invoice, a draft or a credit note
@@ -138,4 +144,8 @@ def overdue_index_writes(invoice: Invoice) -> list[DocumentItem]:
         return []
     if invoice.status != InvoiceStatus.ISSUED or invoice.open_amount <= 0:
         return []
-    return [case_item(new_case(invoice))]
+    item = case_item(new_case(invoice))
+    if issued_in is not None:
+        # Listed under the run's issued partition until the case's first move (which drops it).
+        item.gsi1pk, item.gsi1sk = issued_in, invoice.id
+    return [item]

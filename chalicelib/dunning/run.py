@@ -8,7 +8,8 @@ their invoices in one BatchGetItem and the customers of the open ones in another
   the case is closed and leaves the index;
 - nothing due yet: the case moves to the day its next step falls due;
 - a step due: it is taken (a card retry request, a reminder or collection notice with its fee document, a
-  hand-off), and the case moves to the day of the step after it; at the plan's end it is closed.
+  hand-off, a suspension that ends the subscription's access in the step's transaction, a stop through
+  the stop service), and the case moves to the day of the step after it; at the plan's end it is closed.
 
 Idempotent and crash-safe: every action has a deterministic key (``dunning:<invoice>:<step>``), is recorded
 in the case by a write conditional on the case's version (a fee document's id derives from the key too), and
@@ -36,11 +37,17 @@ from chalicelib.dunning.plans import DunningPlan, StepKind
 from chalicelib.dunning.schedule import RetryCharge, StepDue
 from chalicelib.dunning.service import PlanStore
 from chalicelib.dunning.steps import StepWriter, Writes, case_write, step_fee, upcoming
+from chalicelib.errors import ConflictError
+from chalicelib.observability import logger
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError
+from chalicelib.subscriptions.models import StopWhen, Subscription
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from chalicelib.subscriptions.access import AccessService
+    from chalicelib.subscriptions.stopping import StopService
 
 PAGE = 48
 ATTEMPTS = 6
@@ -61,6 +68,8 @@ class DunningReport:
     moved: int = 0
     delivered_late: int = 0
     no_plan: list[str] = field(default_factory=list)
+    suspended: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
     handoff_file: str | None = None
 
 
@@ -82,7 +91,11 @@ class DunningRun:
         sqs: SQSClient,
         queue_url: str,
         exporter: HandoffExporter,
+        access: AccessService | None = None,
+        stops: StopService | None = None,
     ) -> None:
+        self._access = access
+        self._stops = stops
         self._store = store
         self._steps = steps
         self._sqs = sqs
@@ -286,9 +299,44 @@ class DunningRun:
             self._save(after, version)
             report.handed_over.append(invoice.id)
             return
-        # Suspend and stop are recorded in the case; acting on the subscription is subscriptions' part.
-        self._save(self._moved(after, invoice, plan, run_date), version)
+        writes = Writes()
+        if step.kind is StepKind.SUSPEND:
+            # Access ends in the step's own transaction; a payment grants it again (the ledger's hook).
+            writes.replaces += self._suspend_writes(invoice)
+            report.suspended.append(invoice.id)
+        elif step.kind is StepKind.STOP and self._stop(invoice):
+            # Its own transactions, idempotent (a stopped subscription stays stopped), before the step is
+            # recorded: a crash in between stops again, which changes nothing.
+            report.stopped.append(invoice.id)
+        case_write(writes, self._moved(after, invoice, plan, run_date), version)
+        self._steps.commit(writes)
         report.other_steps.append(invoice.id)
+
+    def _subscription(self, invoice: Invoice) -> Subscription | None:
+        if invoice.subscription_id is None:
+            return None
+        return self._store.get_document(keys.subscription(invoice.subscription_id).pk, "SUB", Subscription)
+
+    def _suspend_writes(self, invoice: Invoice) -> list[tuple[DocumentItem, int]]:
+        subscription = self._subscription(invoice)
+        if self._access is None or subscription is None:
+            return []
+        return self._access.revoke_writes(subscription.customer_id, subscription.product_ids, subscription.id)
+
+    def _stop(self, invoice: Invoice) -> bool:
+        subscription = self._subscription(invoice)
+        if self._stops is None or subscription is None:
+            return False
+        try:
+            self._stops.stop(subscription.id, StopWhen.NOW, "dunning: unpaid invoice")
+        except ConflictError as error:
+            # A binding that refuses an early stop, or a subscription already ended: recorded, not retried.
+            logger.warning(
+                "dunning could not stop the subscription",
+                extra={"invoice_id": invoice.id, "subscription_id": subscription.id, "reason": str(error)},
+            )
+            return False
+        return True
 
     def _finish_letters(
         self,

@@ -440,7 +440,15 @@ def dunning_services(services: Services) -> Dunning:
     service = DunningService(services.documents, services.ledger, services.notifications, services.clock)
     queue_url = str(getattr(services.settings, "dunning_queue_url", ""))
     exporter = HandoffExporter(services.documents, services.s3, services.settings.documents_bucket)
-    run = DunningRun(services.documents, service.steps, services.sqs, queue_url, exporter)
+    run = DunningRun(
+        services.documents,
+        service.steps,
+        services.sqs,
+        queue_url,
+        exporter,
+        access=services.access,
+        stops=services.stops,
+    )
     return Dunning(service, run)
 
 

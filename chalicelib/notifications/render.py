@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,25 +25,11 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from chalicelib.money import Money
+from chalicelib.notifications.kinds import MessageKind
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALES = {"nb": "nb_NO", "sv": "sv_SE", "da": "da_DK", "en": "en_GB"}
 LANGUAGE_ALIASES = {"no": "nb", "nn": "nb", "nob": "nb", "se": "sv", "dk": "da"}
-
-
-class MessageKind(StrEnum):
-    """Every message Abo sends to customers."""
-
-    ORDER_CONFIRMATION = "order_confirmation"
-    INVOICE_ISSUED = "invoice_issued"
-    PAYMENT_RECEIVED = "payment_received"
-    PAYMENT_FAILED = "payment_failed"
-    REMINDER = "reminder"
-    COLLECTION_NOTICE = "collection_notice"
-    SUBSCRIPTION_CHANGED = "subscription_changed"
-    SUBSCRIPTION_PAUSED = "subscription_paused"
-    SUBSCRIPTION_STOPPED = "subscription_stopped"
-    CARD_EXPIRING = "card_expiring"
 
 
 _COMMON = ("customer_name", "seller_name")
@@ -173,3 +158,17 @@ def render(kind: MessageKind | str, language: str, context: Mapping[str, Any]) -
         html=rich.render(values).strip() + "\n",
         sms=_one_line(_block(plain, "sms", values)).translate(_SMS_SPACES),
     )
+
+
+__all__ = [
+    "LANGUAGE_ALIASES",
+    "LOCALES",
+    "OPTIONAL",
+    "REQUIRED",
+    "TEMPLATES",
+    "MessageKind",
+    "RenderError",
+    "RenderedMessage",
+    "render",
+    "supported_language",
+]

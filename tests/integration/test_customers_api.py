@@ -166,6 +166,8 @@ def test_reads_a_customer(api: Client, admin: dict[str, str], bakery: Customer) 
         "org_number": "974760673",
         "country": "NO",
         "language": "nb",
+        "email_opt_out": False,
+        "sms_opt_out": False,
         "created_at": "2026-12-01T09:00:00Z",
         "updated_at": "2026-12-01T09:00:00Z",
     }

@@ -1,0 +1,207 @@
+"""The consumer's side of the notification queue: read what a :class:`Notice` is about, build the
+template's context in the customer's language and send it once per message key.
+
+E-mail is the channel; a customer without an e-mail address (or who opted out of e-mail but not of SMS)
+gets an SMS when a phone number is known. An invoice paid by ``invoice`` gets its PDF attached to the
+e-mail. A notice whose subject is gone (an order or invoice deleted in a test) is dropped with a
+``skipped`` result rather than retried forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chalicelib.billing.models import Invoice
+from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod, Plan, Product
+from chalicelib.clock import Clock, local_date
+from chalicelib.customers.models import Customer
+from chalicelib.money import Money
+from chalicelib.notifications.outbox import Attachment
+from chalicelib.notifications.queue import Notice
+from chalicelib.notifications.render import MessageKind, supported_language
+from chalicelib.notifications.sender import Channel, NotificationSender, Recipient, SendResult
+from chalicelib.orders.models import Order
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentStore
+from chalicelib.subscriptions.models import Subscription
+
+if TYPE_CHECKING:
+    from chalicelib.documents.invoices import InvoiceDocuments
+
+
+DocT = TypeVar("DocT", bound=Document)
+
+
+class GoneError(LookupError):
+    """What the notice is about no longer exists."""
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """What one notice did: the send's result, or None when it was skipped (``reason``)."""
+
+    key: str
+    result: SendResult | None
+    reason: str | None = None
+
+
+def channel_for(recipient: Recipient) -> Channel:
+    """E-mail, unless the customer can only be reached by SMS."""
+    if recipient.email and not recipient.email_opt_out:
+        return Channel.EMAIL
+    if recipient.phone and not recipient.sms_opt_out:
+        return Channel.SMS
+    return Channel.EMAIL  # the sender reports the opt-out or the missing address
+
+
+def product_name(products: list[Product], language: str) -> str:
+    """The products' names in ``language`` (their own name where no translation exists), joined."""
+    lang = supported_language(language)
+    names = [p.translations[lang].name if lang in p.translations else p.name for p in products]
+    return " + ".join(names)
+
+
+class NotificationDispatcher:
+    """Turns notices into sent messages."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        sender: NotificationSender,
+        clock: Clock,
+        invoice_documents: InvoiceDocuments | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._clock = clock
+        self._pdfs = invoice_documents
+
+    def dispatch(self, notice: Notice) -> Dispatched:
+        """Send one notice (at most once per its key)."""
+        try:
+            customer, context, attachments = self._prepare(notice)
+        except GoneError as error:
+            return Dispatched(notice.key, None, str(error))
+        recipient = Recipient.of(
+            customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
+        )
+        channel = channel_for(recipient)
+        result = self._sender.send(
+            message_key=notice.key,
+            kind=notice.kind,
+            channel=channel,
+            recipient=recipient,
+            context=context,
+            attachments=attachments if channel is Channel.EMAIL else (),
+        )
+        return Dispatched(notice.key, result)
+
+    # ---- reading -------------------------------------------------------------------------------------
+
+    def _prepare(self, notice: Notice) -> tuple[Customer, dict[str, Any], list[Attachment]]:
+        kind = notice.kind
+        if kind is MessageKind.ORDER_CONFIRMATION:
+            return self._order(notice.refs["order_id"])
+        if kind in (MessageKind.INVOICE_ISSUED, MessageKind.PAYMENT_RECEIVED):
+            return self._invoice(notice)
+        if kind in (
+            MessageKind.SUBSCRIPTION_CHANGED,
+            MessageKind.SUBSCRIPTION_PAUSED,
+            MessageKind.SUBSCRIPTION_STOPPED,
+        ):
+            return self._subscription(notice)
+        raise ValueError(f"{kind} is not sent through the notification queue")
+
+    def _doc(self, pk: str, sk: str, model: type[DocT], what: str) -> DocT:
+        found = self._store.get_document(pk, sk, model)
+        if found is None:
+            raise GoneError(f"{what} is gone")
+        return found
+
+    def _people(self, customer_id: str, legal_entity_id: str) -> tuple[Customer, LegalEntity]:
+        found = self._store.batch_get(
+            [(keys.customer(customer_id).pk, "PROFILE"), (keys.legal_entity(legal_entity_id).pk, "ENTITY")]
+        )
+        customer = found.get((keys.customer(customer_id).pk, "PROFILE"))
+        entity = found.get((keys.legal_entity(legal_entity_id).pk, "ENTITY"))
+        if customer is None or customer.doc is None or entity is None or entity.doc is None:
+            raise GoneError(f"customer {customer_id} or seller {legal_entity_id} is gone")
+        return customer.document(Customer), entity.document(LegalEntity)
+
+    def _products(self, product_ids: list[str]) -> list[Product]:
+        found = self._store.batch_get((keys.product(p).pk, "PRODUCT") for p in product_ids)
+        items = [found.get((keys.product(p).pk, "PRODUCT")) for p in product_ids]
+        return [item.document(Product) for item in items if item is not None and item.doc is not None]
+
+    def _order(self, order_id: str) -> tuple[Customer, dict[str, Any], list[Attachment]]:
+        order = self._doc(keys.order(order_id).pk, "ORDER", Order, f"order {order_id}")
+        subscription = self._doc(
+            keys.subscription(order.subscription_id).pk, "SUB", Subscription, "the order's subscription"
+        )
+        invoice = self._doc(keys.invoice(order.invoice_id).pk, "INVOICE", Invoice, "the order's invoice")
+        customer, entity = self._people(order.customer_id, subscription.legal_entity_id)
+        context = {
+            "customer_name": customer.name,
+            "seller_name": entity.name,
+            "order_number": order.id,
+            "product_name": product_name(self._products(subscription.product_ids), customer.language),
+            "start_date": subscription.start_date,
+            "amount": Money(invoice.totals.gross, invoice.currency),
+        }
+        return customer, context, []
+
+    def _invoice(self, notice: Notice) -> tuple[Customer, dict[str, Any], list[Attachment]]:
+        invoice_id = notice.refs["invoice_id"]
+        invoice = self._doc(keys.invoice(invoice_id).pk, "INVOICE", Invoice, f"invoice {invoice_id}")
+        customer, entity = self._people(invoice.customer_id, invoice.legal_entity_id)
+        context: dict[str, Any] = {
+            "customer_name": customer.name,
+            "seller_name": entity.name,
+            "invoice_number": str(invoice.number),
+            "amount": Money(invoice.totals.gross, invoice.currency),
+        }
+        attachments: list[Attachment] = []
+        if notice.kind is MessageKind.PAYMENT_RECEIVED:
+            paid_on = notice.refs.get("paid_on")
+            context["paid_on"] = date.fromisoformat(paid_on) if paid_on else local_date(self._clock.now())
+            return customer, context, attachments
+        context.update(due_date=invoice.due_date, kid=invoice.kid, account_number=entity.bank_account)
+        by_email = channel_for(Recipient.of(customer, email_opt_out=customer.email_opt_out)) is Channel.EMAIL
+        if invoice.payment_method == PaymentMethod.INVOICE and by_email and self._pdfs is not None:
+            pdf = self._pdfs.pdf(invoice.id)
+            attachments.append(Attachment(pdf.filename, pdf.data))
+            context["pdf_attached"] = True
+        return customer, context, attachments
+
+    def _subscription(self, notice: Notice) -> tuple[Customer, dict[str, Any], list[Attachment]]:
+        subscription_id = notice.refs["subscription_id"]
+        subscription = self._doc(
+            keys.subscription(subscription_id).pk, "SUB", Subscription, f"subscription {subscription_id}"
+        )
+        customer, entity = self._people(subscription.customer_id, subscription.legal_entity_id)
+        context: dict[str, Any] = {
+            "customer_name": customer.name,
+            "seller_name": entity.name,
+            "product_name": product_name(self._products(subscription.product_ids), customer.language),
+        }
+        if notice.kind is MessageKind.SUBSCRIPTION_CHANGED:
+            effective = date.fromisoformat(notice.refs["effective"])
+            plan = self._doc(keys.plan(notice.refs["plan_id"]).pk, "PLAN", Plan, "the new plan")
+            context.update(
+                effective_date=effective,
+                amount=Money(plan.price_on(effective).price * subscription.quantity, plan.currency),
+            )
+        elif notice.kind is MessageKind.SUBSCRIPTION_PAUSED:
+            pause = subscription.pause
+            start = notice.key.rsplit(":", 1)[1]
+            context.update(
+                paused_from=date.fromisoformat(start),
+                resumes_on=pause.until if pause is not None else None,
+            )
+        else:
+            if subscription.ends_on is None:
+                raise GoneError(f"subscription {subscription_id} is not stopped")
+            context["end_date"] = subscription.ends_on - timedelta(days=1)  # the last day with it
+        return customer, context, []

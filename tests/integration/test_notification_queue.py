@@ -1,0 +1,214 @@
+"""Notifications from the flows: producers enqueue small notices after their commits, the consumer sends
+each once in the customer's language (the invoice PDF attached when paid by invoice), opt-outs hold, and
+a producer's retry derives a lost notice again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.container import Services
+from chalicelib.dunning.service import dunning_services
+from chalicelib.ledger.models import IncomingMethod
+from chalicelib.ledger.service import IncomingPayment
+from chalicelib.money import Currency
+from chalicelib.notifications.queue import Notice
+from chalicelib.notifications.render import MessageKind
+from chalicelib.notifications.sender import SendStatus
+from chalicelib.subscriptions.models import StopWhen, SubscriptionStatus
+from tests.support.catalog import Catalog, Http, build_catalog
+from tests.support.dunning import NO_PLAN, World, allow_mail, dunning_client, plain_text, sent_mail, world
+
+
+@pytest.fixture
+def dunning_api(services: Services) -> Iterator[Client]:
+    yield from dunning_client()
+
+
+@pytest.fixture
+def catalog(api: Client, admin: dict[str, str]) -> Catalog:
+    return build_catalog(Http(api, admin))
+
+
+@pytest.fixture
+def shop(
+    services: Services, api: Client, dunning_api: Client, admin: dict[str, str], catalog: Catalog
+) -> World:
+    return world(
+        services,
+        Http(api, admin),
+        Http(dunning_api, admin),
+        catalog.invoice_offer["id"],
+        catalog.seller["id"],
+    )
+
+
+def queued(services: Services) -> list[Notice]:
+    """Take every notice off the notification queue (nothing is sent)."""
+    notices: list[Notice] = []
+    url = services.settings.notification_queue_url
+    while True:
+        received = services.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not received:
+            return notices
+        notices += [Notice.parse(message["Body"]) for message in received]
+        services.sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
+        )
+
+
+def test_an_order_is_confirmed_and_its_invoice_sent_with_the_pdf_once(
+    shop: World, services: Services
+) -> None:
+    invoice = shop.order("emma@example.com", language="en", name="Emma Smith")
+    notices = queued(services)
+    order_key = next(n.key for n in notices if n.kind is MessageKind.ORDER_CONFIRMATION)
+    assert [n.key for n in notices] == [order_key, f"invoice-issued:{invoice.id}"]
+    assert order_key.startswith("order-confirmation:ord_")
+
+    results = [services.notification_dispatcher.dispatch(n) for n in [*notices, *notices]]
+    assert [r.result.status if r.result else None for r in results] == [
+        SendStatus.SENT,
+        SendStatus.SENT,
+        SendStatus.DUPLICATE,
+        SendStatus.DUPLICATE,
+    ]
+    mails = dict(sent_mail())
+    assert sorted(mails) == sorted([order_key, f"invoice-issued:{invoice.id}"])
+    issued = mails[f"invoice-issued:{invoice.id}"]
+    assert issued["To"] == "emma@example.com"
+    assert issued["Subject"] == f"Invoice {invoice.number} from Avishuset Nord AS"
+    assert "The invoice is attached as a PDF." in plain_text(issued)
+    [pdf] = list(issued.iter_attachments())
+    assert (pdf.get_content_type(), pdf.get_content()[:5]) == ("application/pdf", b"%PDF-")
+    confirmation = mails[order_key]
+    assert "Emma Smith" in plain_text(confirmation)
+
+
+def test_an_opted_out_customer_gets_nothing(shop: World, services: Services) -> None:
+    invoice = shop.order("ola@example.no")
+    status, changed = shop.http.patch(
+        f"/v1/customers/{invoice.customer_id}", {"email_opt_out": True, "sms_opt_out": True}
+    )
+    assert (status, changed["email_opt_out"], changed["sms_opt_out"]) == (200, True, True)
+    results = [services.notification_dispatcher.dispatch(n) for n in queued(services)]
+    assert [r.result.status if r.result else None for r in results] == [SendStatus.OPTED_OUT] * 2
+    assert sent_mail() == []
+
+
+def test_a_payment_is_acknowledged_and_a_replayed_payment_derives_the_notice_again(
+    shop: World, services: Services
+) -> None:
+    invoice = shop.order("kari@example.no")
+    queued(services)
+    payment = IncomingPayment(
+        source="test",
+        source_reference="bank-1",
+        method=IncomingMethod.BANK_TRANSFER,
+        amount=invoice.open_amount,
+        currency=Currency.NOK,
+        paid_on=date(2027, 1, 5),
+        kid=invoice.kid,
+        kid_valid=True,
+    )
+    services.ledger.record_payment(payment)
+    [notice] = queued(services)
+    assert (notice.kind, notice.key, notice.refs["paid_on"]) == (
+        MessageKind.PAYMENT_RECEIVED,
+        f"payment-received:{invoice.id}",
+        "2027-01-01",
+    )
+    # The process died before the enqueue: the import's retry records the same payment again.
+    services.ledger.record_payment(payment)
+    assert [n.key for n in queued(services)] == [f"payment-received:{invoice.id}"]
+    result = services.notification_dispatcher.dispatch(notice).result
+    assert result is not None and result.status is SendStatus.SENT
+    [(key, mail)] = sent_mail()
+    assert key == f"payment-received:{invoice.id}"
+    assert mail["To"] == "kari@example.no"
+
+
+def test_a_redelivered_invoice_run_work_item_enqueues_what_it_issued_again(
+    shop: World, services: Services
+) -> None:
+    first = shop.order("kari@example.no")
+    queued(services)
+    # The clock runs the invoice run and drains the queues: February's invoice is issued and e-mailed.
+    services.clock_service.advance(datetime(2027, 1, 18, 12, 0, tzinfo=UTC))
+    [renewal_key] = [key for key, _ in sent_mail() if key.startswith("invoice-issued:")]
+    assert renewal_key != f"invoice-issued:{first.id}"
+    # The worker died after its commit: the redelivered work items enqueue it again (the key sends once).
+    for shard in range(16):
+        services.invoice_run.work(date(2027, 1, 18), shard, date(2027, 1, 18), services.clock.now())
+    [notice] = queued(services)
+    assert notice.key == renewal_key
+    again = services.notification_dispatcher.dispatch(notice).result
+    assert again is not None and again.status is SendStatus.DUPLICATE
+
+
+def test_a_change_pause_and_stop_are_told(shop: World, services: Services) -> None:
+    invoice = shop.order("kari@example.no")
+    queued(services)
+    subscription_id = invoice.subscription_id or ""
+    services.changes.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))
+    services.changes.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))  # a retry
+    services.stops.stop(subscription_id, StopWhen.NOW, None)
+    notices = queued(services)
+    assert [n.key for n in notices] == [
+        f"subscription-paused:{subscription_id}:2027-02-01",
+        f"subscription-paused:{subscription_id}:2027-02-01",
+        f"subscription-stopped:{subscription_id}",
+    ]
+    for notice in notices:
+        services.notification_dispatcher.dispatch(notice)
+    mails = dict(sent_mail())
+    assert mails[f"subscription-stopped:{subscription_id}"]["Subject"].startswith("Oppsigelsen av")
+    assert "Siste dag er 1. januar 2027." in plain_text(mails[f"subscription-stopped:{subscription_id}"])
+
+
+def test_dunning_suspends_access_and_stops_the_subscription(
+    services: Services, api: Client, dunning_api: Client, admin: dict[str, str], catalog: Catalog
+) -> None:
+    plan = {
+        **NO_PLAN,
+        "steps": [
+            {"key": "reminder-1", "kind": "reminder", "days": 14, "deadline_days": 14},
+            {"key": "suspend", "kind": "suspend", "days": 21},
+            {"key": "stop", "kind": "stop", "days": 35},
+        ],
+    }
+    status, created = Http(dunning_api, admin).post(
+        "/v1/dunning-plans", {**plan, "legal_entity_id": catalog.seller["id"]}
+    )
+    assert status == 201, created
+    allow_mail(services)
+    dunned = World(
+        services,
+        Http(api, admin),
+        dunning_services(services),
+        catalog.seller["id"],
+        catalog.invoice_offer["id"],
+    )
+    invoice = dunned.order("kari@example.no")
+    subscription_id = invoice.subscription_id or ""
+    product_id = services.subscriptions.subscription(subscription_id).subscription.product_ids[0]
+    assert services.access.check(invoice.customer_id, product_id).has_access
+
+    services.clock_service.advance(datetime(2027, 2, 5, 12, 0, tzinfo=UTC))  # day 21 after 15 January
+    case = dunned.case(invoice.id)
+    assert f"dunning:{invoice.id}:suspend" in case.done
+    assert not services.access.check(invoice.customer_id, product_id).has_access
+
+    services.clock_service.advance(datetime(2027, 2, 19, 12, 0, tzinfo=UTC))  # day 35
+    case = dunned.case(invoice.id)
+    assert case.done[f"dunning:{invoice.id}:stop"] == date(2027, 2, 19)
+    stopped = services.subscriptions.subscription(subscription_id).subscription
+    assert (stopped.status, stopped.ends_on, stopped.stop_reason) == (
+        SubscriptionStatus.STOPPED,
+        date(2027, 2, 20),
+        "dunning: unpaid invoice",
+    )
