@@ -1,6 +1,8 @@
 # Abo: the two commands are `make run` and `make test`. Everything installs itself into .venv.
 PYTHON ?= python3.11
 VENV := .venv
+# Two workers by default (CI has two cores); whole files stay on one worker (module-scoped stacks).
+PYTEST_ARGS ?= -n 2 --dist loadfile
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 

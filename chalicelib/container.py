@@ -11,10 +11,12 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.clock import Clock, StoredClock, SystemClock, wall_time
+from chalicelib.clock import Clock, StoredClock, SystemClock, local_date, wall_time
 from chalicelib.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -29,13 +31,18 @@ if TYPE_CHECKING:
     from chalicelib.customers.fees import FeeService
     from chalicelib.customers.service import CustomerService
     from chalicelib.documents.invoices import InvoiceDocuments
+    from chalicelib.dunning.service import Dunning
     from chalicelib.files.inbound import InboundFiles
     from chalicelib.jobs.runner import QueueDrainer, ScheduleRunner
     from chalicelib.jobs.template import Wiring
     from chalicelib.ledger.imports import OcrImports
     from chalicelib.ledger.service import LedgerService
+    from chalicelib.notifications.dispatch import NotificationDispatcher
+    from chalicelib.notifications.queue import NotificationQueue
     from chalicelib.notifications.sender import NotificationSender
     from chalicelib.orders.service import OrderService
+    from chalicelib.payments.intake import WebhookIntake
+    from chalicelib.payments.service import PaymentService
     from chalicelib.payments.stripe_card import StripeCardAdapter
     from chalicelib.payments.vipps import VippsAdapter
     from chalicelib.store.documents import DocumentStore
@@ -106,11 +113,32 @@ class Services:
         )
 
     @cached_property
+    def notification_queue(self) -> NotificationQueue:
+        """Where the flows enqueue notices after their transactions commit."""
+        from chalicelib.notifications.queue import NotificationQueue
+
+        return NotificationQueue(self.sqs, self.settings.notification_queue_url)
+
+    @cached_property
+    def notification_dispatcher(self) -> NotificationDispatcher:
+        """The notification queue's consumer: reads, renders and sends each notice once."""
+        from chalicelib.notifications.dispatch import NotificationDispatcher
+
+        return NotificationDispatcher(self.documents, self.notifications, self.clock, self.invoice_documents)
+
+    @cached_property
     def avtalegiro(self) -> AvtaleGiro:
         """AvtaleGiro mandate imports and the daily claim and deletion files."""
         from chalicelib.avtalegiro.wiring import avtalegiro_services
 
         return avtalegiro_services(self)
+
+    @cached_property
+    def dunning(self) -> Dunning:
+        """Dunning plans, reminders on demand, failed charges and the daily dunning run."""
+        from chalicelib.dunning.service import dunning_services
+
+        return dunning_services(self)
 
     @cached_property
     def stripe_cards(self) -> StripeCardAdapter:
@@ -126,6 +154,20 @@ class Services:
 
         vipps = self.settings.vipps
         return VippsAdapter(VippsClient(vipps, clock=self.clock), vipps, self.clock)
+
+    @cached_property
+    def payments(self) -> PaymentService:
+        """Card and Vipps orchestration: agreements, charges, webhooks, polling, refunds."""
+        from chalicelib.payments.service import payment_service
+
+        return payment_service(self)
+
+    @cached_property
+    def webhooks(self) -> WebhookIntake:
+        """Provider callbacks: verified, recorded once and queued for the payment events worker."""
+        from chalicelib.payments.intake import WebhookIntake
+
+        return WebhookIntake(self.documents, self.sqs, self.settings, self.clock)
 
     @cached_property
     def system_store(self) -> SystemStore:
@@ -265,9 +307,18 @@ class Services:
         from chalicelib.ledger.service import LedgerService
         from chalicelib.subscriptions.on_payment import access_on_payment
 
-        return LedgerService(
+        ledger = LedgerService(
             self.documents, self.clock, paid_hooks=[lambda paid: access_on_payment(self.access, paid)]
         )
+        ledger.committed_paid_hooks.append(self._payment_received)
+        return ledger
+
+    def _payment_received(self, invoice_ids: Sequence[str]) -> None:
+        """After a payment's commit (or its replay): tell the customers whose invoices it paid."""
+        from chalicelib.notifications.queue import payment_received
+
+        paid_on = local_date(self.clock.now()).isoformat()
+        self.notification_queue.enqueue(payment_received(i).with_refs(paid_on=paid_on) for i in invoice_ids)
 
     @cached_property
     def ocr_imports(self) -> OcrImports:
@@ -310,7 +361,14 @@ class Services:
         from chalicelib.subscriptions.changes import ChangeService
 
         return ChangeService(
-            self.documents, self.catalog, self.credit_notes, self.ledger, self.drafts, self.access, self.clock
+            self.documents,
+            self.catalog,
+            self.credit_notes,
+            self.ledger,
+            self.drafts,
+            self.access,
+            self.clock,
+            notices=self.notification_queue,
         )
 
     @cached_property
@@ -319,7 +377,12 @@ class Services:
         from chalicelib.billing.run import InvoiceRun
 
         return InvoiceRun(
-            self.documents, self.fees, self.sqs, self.settings.invoice_run_queue_url, self.ledger
+            self.documents,
+            self.fees,
+            self.sqs,
+            self.settings.invoice_run_queue_url,
+            self.ledger,
+            notices=self.notification_queue,
         )
 
     @cached_property

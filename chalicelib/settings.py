@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     stack_name: str = "abo"
     draft_rebuild_queue_url: str = ""
     invoice_run_queue_url: str = ""
+    dunning_queue_url: str = ""
+    # Notices for functions/notifications.py (empty: nothing is enqueued).
+    notification_queue_url: str = ""
+    # Webhook events of the payment providers, for functions/payment_events.py.
+    payment_events_queue_url: str = ""
     # "token": bearer token compared with admin_token (local, tests). "jwt": API Gateway's Cognito
     # authorizer has verified the caller; the route checks the group claim.
     auth_mode: Literal["token", "jwt"] = "token"

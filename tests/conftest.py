@@ -51,6 +51,8 @@ def make_settings(resources: LocalResources, **overrides: Any) -> Settings:
         "documents_bucket": resources.buckets["DocumentsBucket"],
         "draft_rebuild_queue_url": resources.queues["DraftRebuildQueue"],
         "invoice_run_queue_url": resources.queues["InvoiceRunQueue"],
+        "dunning_queue_url": resources.queues["DunningRunQueue"],
+        "notification_queue_url": resources.queues["NotificationQueue"],
         "admin_token": ADMIN_TOKEN,
         "clock_start": CLOCK_START,
         "clock_frozen": True,
@@ -64,6 +66,8 @@ def make_settings(resources: LocalResources, **overrides: Any) -> Settings:
 def services(aws: LocalResources) -> Iterator[Services]:
     """The platform's services bound to the test emulator."""
     built = Services(make_settings(aws))
+    # SES sends only from a verified address; the notification queue's consumer sends from this one.
+    built.ses.verify_email_identity(EmailAddress=built.settings.notification_from_address)
     set_services(built)
     yield built
     set_services(None)

@@ -62,7 +62,9 @@ class CreditNoteCreate(RequestModel):
 def create_credit_note(call: Call) -> InvoiceView:
     """A numbered credit note referencing the invoice; the ledger credits it in the same transaction."""
     request = call.body(CreditNoteCreate)
-    return invoice_view(call.services.credit_notes.issue(call.path["id"], request.lines))
+    credit_note = call.services.credit_notes.issue(call.path["id"], request.lines)
+    call.services.payments.refund_after_credit_note(credit_note)
+    return invoice_view(credit_note)
 
 
 class StopRequest(RequestModel):

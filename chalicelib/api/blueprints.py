@@ -6,8 +6,10 @@ from chalicelib.api import (
     access,
     avtalegiro,
     billing,
+    callbacks,
     catalog,
     customers,
+    dunning,
     ledger,
     order_blocks,
     orders,
@@ -27,4 +29,6 @@ ROUTERS: tuple[Router, ...] = (
     access.router,
     ledger.router,
     avtalegiro.router,
+    dunning.router,
+    callbacks.router,
 )

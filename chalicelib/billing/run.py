@@ -30,7 +30,10 @@ from chalicelib.catalog.plans import load_plan_chain, load_products
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
+from chalicelib.dunning.index import issued_partition, overdue_index_writes
 from chalicelib.ledger.service import LedgerService
+from chalicelib.notifications.queue import NotificationQueue, invoice_issued
+from chalicelib.payments.records import charge_index_writes
 from chalicelib.store import keys
 from chalicelib.store.counters import read_counter
 from chalicelib.store.documents import (
@@ -46,7 +49,9 @@ from chalicelib.subscriptions.writes import RENEWAL_SHARDS, renewal_partition, s
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-BATCH = 11  # renewals per transaction: up to 8 items each (ledger, AvtaleGiro claim), plus the counter
+TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+BATCH = 10  # renewals per transaction: up to 9 items each (ledger, AvtaleGiro claim, card/Vipps charge
+# index), plus the counter
 PAGE = 48
 
 
@@ -68,6 +73,7 @@ class _CatalogCache:
     entities: dict[str, LegalEntity] = field(default_factory=dict)
     plans: dict[str, Plan] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
+    issued_in: str | None = None  # the run's issued partition (notifications re-derived from it)
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class InvoiceRun:
         queue_url: str,
         ledger: LedgerService | None = None,
         vat_table: VatTable = DEFAULT_VAT_TABLE,
+        notices: NotificationQueue | None = None,
     ) -> None:
         self._store = store
         self._fees = fees
@@ -96,6 +103,7 @@ class InvoiceRun:
         self._queue_url = queue_url
         self._ledger = ledger
         self._vat = vat_table
+        self._notices = notices
 
     # ---- planning --------------------------------------------------------------------------------------
 
@@ -122,8 +130,11 @@ class InvoiceRun:
     def work(self, day: date, shard: int, run_date: date, now: datetime) -> ShardReport:
         """Issue everything due in one partition of the renewal index."""
         # Catalog reads are cached for one work item only: a warm Lambda must see the next price change.
-        cache = _CatalogCache()
+        cache = _CatalogCache(issued_in=issued_partition(run_date, shard))
         report = ShardReport(day, shard)
+        # A redelivered work item: what an earlier attempt issued may never have been enqueued (the
+        # consumer sends each key once, so enqueuing again is harmless). Usually an empty query.
+        self._renotify(cache.issued_in)
         cursor: str | None = None
         while True:
             start = decode_cursor(cursor, ("gsi2pk", "gsi2sk"))
@@ -305,6 +316,7 @@ class InvoiceRun:
                 updates.extend(ledger_writes.updates)
             issued.append(invoice.id)
             creates.extend(claim_index_writes(invoice))
+            creates.extend(charge_index_writes(invoice))
             invoice_item = document_item_for(invoice)
             if candidate.draft_version is not None and candidate.subscription.next_invoice_id == invoice.id:
                 replaces.append((invoice_item, candidate.draft_version))
@@ -321,8 +333,31 @@ class InvoiceRun:
             for used, used_version in renewal.usage:
                 billed = used.model_copy(update={"invoice_id": invoice.id})
                 replaces.append((usage_counter_item(billed, used_version), used_version))
+            creates.extend(overdue_index_writes(invoice, cache.issued_in))
+        if len(creates) + len(replaces) + len(updates) > TRANSACTION_ITEMS and len(batch) > 1:
+            # Fees and index entries vary per renewal: a batch that outgrew one transaction is halved
+            # (nothing was written; each half reads the counter again).
+            half = len(batch) // 2
+            return self._commit(cache, batch[:half]) + self._commit(cache, batch[half:])
         self._store.write(creates, replaces, updates=updates)
+        self._notify(issued)
         return issued
+
+    def _notify(self, issued: list[str]) -> None:
+        """After a batch commits: its invoice-issued notices, one SendMessageBatch per ten."""
+        if self._notices is not None:
+            self._notices.enqueue(invoice_issued(i) for i in issued)
+
+    def _renotify(self, partition: str | None) -> None:
+        if self._notices is None or partition is None:
+            return
+        cursor: str | None = None
+        while True:
+            page = self._store.query(partition, index="gsi1", cursor=cursor)
+            self._notices.enqueue(invoice_issued(item.gsi1sk) for item in page.items if item.gsi1sk)
+            cursor = page.next_cursor
+            if cursor is None:
+                return
 
     def _retry_one(
         self, cache: _CatalogCache, subscription_id: str, run_date: date, now: datetime

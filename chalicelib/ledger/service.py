@@ -8,7 +8,7 @@ import base64
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -148,6 +148,10 @@ class LedgerService:
         self._store = store
         self._clock = clock
         self.paid_hooks: list[PaidHook] = list(paid_hooks)
+        # Called after a payment's transaction commits with the ids of the invoices it marked paid, and
+        # again when the same payment is recorded a second time (an import or webhook retried), so that
+        # what a crash after the commit lost is derived again (the payment-received notification).
+        self.committed_paid_hooks: list[Callable[[Sequence[str]], None]] = []
 
     def book(self) -> Book:
         """A fresh read cache."""
@@ -353,12 +357,21 @@ class LedgerService:
             self._store.write(writes.creates, writes.replaces, updates=[*writes.updates, *extra])
         except WriteConflictError as error:
             if 0 in error.failed:
+                if self.committed_paid_hooks:
+                    stored = self._store.get_document(keys.payment(planned.payment.id).pk, "PAYMENT", Payment)
+                    self._committed_paid(stored.became_paid if stored else [])
                 return False
             if planned.owner is not None:
                 book.forget(planned.owner, planned.invoice_ids)
             raise
         book.remember(writes)
+        self._committed_paid(writes.became_paid)
         return True
+
+    def _committed_paid(self, invoice_ids: Sequence[str]) -> None:
+        if invoice_ids:
+            for hook in self.committed_paid_hooks:
+                hook(list(invoice_ids))
 
     def record_payment(
         self, incoming: IncomingPayment, *, book: Book | None = None, extra: Sequence[Update] = ()
@@ -469,6 +482,7 @@ class LedgerService:
         if item.payment_id:
             self._assigned_payment(writes, item.payment_id, owner, invoice_id, posting)
         self._store.write(writes.creates, writes.replaces, updates=writes.updates)
+        self._committed_paid(writes.became_paid)
         return assigned
 
     def _assign_invoice(self, book: Book, item: SuspenseItem, invoice_id: str | None) -> Invoice | None:

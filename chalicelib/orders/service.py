@@ -36,10 +36,12 @@ from chalicelib.customers.identifiers import (
 )
 from chalicelib.customers.models import Customer, CustomerType, Fee
 from chalicelib.customers.service import new_customer_writes
+from chalicelib.dunning.index import overdue_index_writes
 from chalicelib.errors import FieldError, UnavailableError, ValidationFailedError
 from chalicelib.ids import new_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.orders.models import Order, OrderPayment, OrderRequest, PaymentStatus
+from chalicelib.payments.records import setup_writes
 from chalicelib.store import keys
 from chalicelib.store.counters import allocate_number, read_counter
 from chalicelib.store.documents import (
@@ -393,6 +395,7 @@ class OrderService:
             update={"next_invoice_id": draft.id, "next_invoice_date": renewal_index_date(draft, today)}
         )
         creates.extend(_subscription_writes(subscription, catalog.plan.id, agreement, invoice, draft))
+        creates.extend(overdue_index_writes(invoice))
         replaces.extend(self._fees.invoiced_writes(fees_with_versions, invoice.id))
         if catalog.offer.access == OfferAccess.ON_ORDER and method not in PROVIDER_METHODS:
             grant_creates, grant_replaces = self._access.grant_writes(
@@ -415,6 +418,17 @@ class OrderService:
             created_at=now,
         )
         creates.append(document_item("order", keys.order(order.id), order))
+        creates.extend(
+            setup_writes(
+                method,
+                agreement_id=agreement.id,
+                order_id=order.id,
+                subscription_id=subscription.id,
+                customer_id=customer.id,
+                first_invoice_id=invoice.id,
+                now=now,
+            )
+        )
         try:
             self._store.write(creates, replaces, updates=updates)
         except WriteConflictError as error:

@@ -37,6 +37,7 @@ from chalicelib.catalog.plans import load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
 from chalicelib.clock import Clock, local_date
+from chalicelib.dunning.index import overdue_index_writes
 from chalicelib.errors import (
     ConflictError,
     FieldError,
@@ -45,6 +46,13 @@ from chalicelib.errors import (
     ValidationFailedError,
 )
 from chalicelib.ledger.service import LedgerService
+from chalicelib.notifications.queue import (
+    Notice,
+    NotificationQueue,
+    subscription_changed,
+    subscription_paused,
+)
+from chalicelib.payments.records import charge_index_writes
 from chalicelib.store import keys
 from chalicelib.store.counters import read_counter
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, lookup_item
@@ -128,14 +136,22 @@ class ChangeService:
         drafts: DraftService,
         access: AccessService,
         clock: Clock,
+        notices: NotificationQueue | None = None,
     ) -> None:
         self._store = store
+        self._notices = notices
         self._catalog = catalog
         self._credit_notes = credit_notes
         self._ledger = ledger
         self._drafts = drafts
         self._access = access
         self._clock = clock
+
+    def notify(self, notice: Notice) -> None:
+        """Enqueue the customer's notice of a change after it committed (also when a retry of the change
+        finds it made: what a crash before the enqueue lost is derived again; the key sends it once)."""
+        if self._notices is not None:
+            self._notices.enqueue([notice])
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -342,7 +358,13 @@ class ChangeService:
         writes = self._ledger.invoice_issued_writes(invoice)
         stored = writes.invoice or invoice
         self._store.write(
-            [document_item_for(stored), *claim_index_writes(stored), *writes.creates],
+            [
+                document_item_for(stored),
+                *claim_index_writes(stored),
+                *charge_index_writes(stored),
+                *overdue_index_writes(stored),
+                *writes.creates,
+            ],
             [*replaces, *writes.replaces],
             updates=[claim, *writes.updates],
         )
@@ -372,7 +394,9 @@ class ChangeService:
         effective, straddle = self._effective(subscription, current, when, today)
         target_plan = (new_plan or current.plan).id
         target_quantity = quantity or current_quantity
+        notice = subscription_changed(subscription.id, effective, target_plan, target_quantity)
         if _already_changed(subscription, effective, target_plan, target_quantity):
+            self.notify(notice)
             return subscription  # a retry of a change that was made: nothing more to do
         kept = phases_before(subscription.phases, effective)
         if new_plan is None or new_plan.id == current.plan.id:
@@ -403,9 +427,11 @@ class ChangeService:
             }
         )
         dropped = [p for p in subscription.product_ids if p not in updated.product_ids]
-        return self.commit(
+        changed = self.commit(
             loaded, updated, planned, access_until=effective if dropped else None, revoke_products=dropped
         )
+        self.notify(notice)
+        return changed
 
     @staticmethod
     def _anchor_of(phases: Sequence[Phase], day: date) -> date:
@@ -456,6 +482,7 @@ class ChangeService:
             start,
             until,
         ):
+            self.notify(subscription_paused(subscription.id, start))
             return subscription  # a retry of this very pause
         if subscription.pause is not None and (
             subscription.pause.until is None or subscription.pause.until > today
@@ -482,7 +509,9 @@ class ChangeService:
                 "pause": PauseWindow(start=start, until=until, following=interrupted),
             }
         )
-        return self.commit(loaded, updated, planned, access_until=start)
+        paused_subscription = self.commit(loaded, updated, planned, access_until=start)
+        self.notify(subscription_paused(subscription.id, start))
+        return paused_subscription
 
     def resume(self, subscription_id: str) -> Subscription:
         """End the current (or planned) pause at the end of today; a pause not started yet is removed."""

@@ -22,6 +22,7 @@ from chalicelib.billing.models import InvoiceLine
 from chalicelib.billing.restatement import Straddle, new_terms_lines
 from chalicelib.catalog.models import EarlyStop, Plan, Proration
 from chalicelib.errors import ConflictError
+from chalicelib.notifications.queue import subscription_stopped
 from chalicelib.subscriptions.changes import ChangeService, Loaded, phases_before
 from chalicelib.subscriptions.models import StopWhen, Subscription, SubscriptionStatus
 from chalicelib.subscriptions.timeline import billing_periods, period_containing_day
@@ -40,6 +41,7 @@ class StopService:
         if subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED):
             if subscription.ends_on is None:
                 raise ConflictError("the subscription has ended")
+            self._changes.notify(subscription_stopped(subscription.id))
             return subscription
         today = self._changes.today()
         ends_on = self._end(subscription, loaded.plans, when, today)
@@ -60,7 +62,9 @@ class StopService:
         stopped = subscription.model_copy(
             update={"status": SubscriptionStatus.STOPPED, "ends_on": ends_on, "stop_reason": reason}
         )
-        return self._changes.commit(loaded, stopped, planned, access_until=ends_on)
+        committed = self._changes.commit(loaded, stopped, planned, access_until=ends_on)
+        self._changes.notify(subscription_stopped(subscription.id))
+        return committed
 
     @staticmethod
     def _end(subscription: Subscription, plans: dict[str, Plan], when: StopWhen, today: date) -> date:

@@ -27,6 +27,9 @@ class LocalResources:
             "ABO_DOCUMENTS_BUCKET": self.buckets["DocumentsBucket"],
             "ABO_DRAFT_REBUILD_QUEUE_URL": self.queues["DraftRebuildQueue"],
             "ABO_INVOICE_RUN_QUEUE_URL": self.queues["InvoiceRunQueue"],
+            "ABO_DUNNING_QUEUE_URL": self.queues["DunningRunQueue"],
+            "ABO_NOTIFICATION_QUEUE_URL": self.queues["NotificationQueue"],
+            "ABO_PAYMENT_EVENTS_QUEUE_URL": self.queues["PaymentEventsQueue"],
         }
 
 

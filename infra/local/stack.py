@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,10 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
 
     from chalicelib.container import Services
+    from chalicelib.jobs.runner import ScheduledRun
     from infra.emulator import AwsEmulator
+    from infra.simulators.stripe import StripeSimulator
+    from infra.simulators.vipps import VippsSimulator
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +44,15 @@ DUMMY_CREDENTIAL = "testing"
 _JOIN_SECONDS = 15.0
 
 log = logging.getLogger("infra.local")
+
+# The local simulators' credentials (nothing secret: they exist only in this process).
+VIPPS_CLIENT_ID = "00000000-0000-4000-8000-000000000001"
+VIPPS_CLIENT_SECRET = "local-client-secret"  # noqa: S105
+VIPPS_SUBSCRIPTION_KEY = "local-subscription-key"
+VIPPS_MSN = "123456"
+VIPPS_WEBHOOK_SECRET = "local-vipps-webhook-secret"  # noqa: S105
+STRIPE_SECRET_KEY = "sk_test_abo_local"  # noqa: S105
+STRIPE_WEBHOOK_SECRET = "whsec_abo_local"  # noqa: S105
 
 
 class StackSettings(BaseSettings):
@@ -59,6 +72,9 @@ class StackSettings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
     drop_poll_seconds: float = Field(default=1.0, gt=0)
     seed_demo_catalog: bool = Field(default=True, description="load the demo catalog into an empty platform")
+    payment_simulators: bool = Field(
+        default=True, description="run the Vipps and Stripe simulators and point the platform at them"
+    )
 
 
 class StackError(RuntimeError):
@@ -156,6 +172,8 @@ class LocalStack:
         self._api: LocalDevServer | None = None
         self._api_thread: threading.Thread | None = None
         self._services: Services | None = None
+        self.vipps: VippsSimulator | None = None
+        self.stripe: StripeSimulator | None = None
         self._ready = False  # only a fully started stack saves its state: a half-restored one must not
 
     @property
@@ -213,6 +231,8 @@ class LocalStack:
             load_template(self.settings.template_path), self.settings.region, self.settings.stack_name
         )
         self._set_platform_environment(self.resources)
+        if self.settings.payment_simulators:
+            self._start_payment_simulators()
         try:
             self.restored = restore_snapshot(
                 self._client("dynamodb"), self._client("s3"), self.resources, self.state_dir
@@ -230,6 +250,8 @@ class LocalStack:
         services = Services(Settings())
         set_services(services)
         self._services = services
+        if self.vipps is not None:
+            self._follow_platform_clock(services, self.vipps)
         # Health needs a beat; the first scheduled one may be a platform minute away.
         services.heartbeat.beat(services.clock.now(), source="local-stack")
         if self.settings.seed_demo_catalog:
@@ -265,6 +287,92 @@ class LocalStack:
         env.set("ABO_CLOCK_FROZEN", os.environ.get("ABO_CLOCK_FROZEN", "false"))
         for key, value in resources.settings_environment().items():
             env.set(key, value)
+
+    def _start_payment_simulators(self) -> None:
+        """The Vipps simulator (in this process) and the Stripe simulator (localstripe behind its shim),
+        on free ports, posting their webhooks to our callbacks; the platform is pointed at both."""
+        from infra.simulators.stripe import StripeSimulator
+        from infra.simulators.vipps import VippsSimulator
+
+        env = self._environment
+        vipps_callback = f"{self.api_url}/v1/callbacks/vipps"
+        self.vipps = VippsSimulator(
+            client_id=VIPPS_CLIENT_ID,
+            client_secret=VIPPS_CLIENT_SECRET,
+            subscription_key=VIPPS_SUBSCRIPTION_KEY,
+            merchant_serial_number=VIPPS_MSN,
+            webhook_secret=VIPPS_WEBHOOK_SECRET,
+            callback_url=vipps_callback,
+        )
+        vipps_url = self.vipps.start(HOST, 0)
+        for key, value in {
+            "BASE_URL": vipps_url,
+            "CLIENT_ID": VIPPS_CLIENT_ID,
+            "CLIENT_SECRET": VIPPS_CLIENT_SECRET,
+            "SUBSCRIPTION_KEY": VIPPS_SUBSCRIPTION_KEY,
+            "MERCHANT_SERIAL_NUMBER": VIPPS_MSN,
+            "WEBHOOK_SECRET": VIPPS_WEBHOOK_SECRET,
+            "WEBHOOK_URL": vipps_callback,
+            "MERCHANT_REDIRECT_URL": f"{self.api_url}/health",
+            "MERCHANT_AGREEMENT_URL": f"{self.api_url}/health",
+            "BACKOFF_SECONDS": "0.05",
+        }.items():
+            env.set(f"ABO_VIPPS__{key}", value)
+        self.stripe = StripeSimulator(secret_key=STRIPE_SECRET_KEY)
+        stripe_url = self.stripe.start(HOST, 0)
+        self.stripe.register_webhook(f"{self.api_url}/v1/callbacks/stripe", STRIPE_WEBHOOK_SECRET)
+        for key, value in {
+            "API_BASE": stripe_url,
+            "SECRET_KEY": STRIPE_SECRET_KEY,
+            "WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+            "PAYMENT_PAGE_URL": f"{stripe_url}/pay",
+            "MAX_NETWORK_RETRIES": "0",
+        }.items():
+            env.set(f"ABO_STRIPE__{key}", value)
+        # Notifications: SES accepts only a verified sender; keep a copy of each message in var/outbox.
+        env.set("ABO_NOTIFICATION_OUTBOX_DIR", str(self.var_dir / "outbox"))
+        sender = os.environ.get("ABO_NOTIFICATION_FROM_ADDRESS", "noreply@abo.local")
+        self._client("ses").verify_email_identity(EmailAddress=sender)
+
+    def _follow_platform_clock(self, services: Services, vipps: VippsSimulator) -> None:
+        """Move the Vipps simulator's clock with the platform's. The test clock is advanced one local day
+        at a time (to the last second of each day), and Vipps first: its charges due that day settle and
+        their webhooks are delivered and worked before the day's scheduled jobs run, and the jobs see
+        the platform clock on the day they run for (Vipps charges must be due from tomorrow)."""
+        from chalicelib.clock import local_date, start_of_local_day
+        from chalicelib.system.clock_service import AdvanceResult, ClockService
+
+        vipps.now = services.clock.now()
+
+        def vipps_to(moment: datetime) -> None:
+            if moment <= vipps.now:
+                return
+            vipps.advance(moment)
+            vipps.wait_for_webhooks(timeout=30)
+            services.drainer.drain()
+
+        class FollowingClock(ClockService):
+            def advance(self, target: datetime, frozen: bool | None = None) -> AdvanceResult:
+                current = self.read().now
+                runs: list[ScheduledRun] = []
+                day = local_date(current)
+                while day < local_date(target):
+                    end_of_day = start_of_local_day(day + timedelta(days=1)) - timedelta(seconds=1)
+                    if end_of_day > current:
+                        vipps_to(end_of_day)
+                        runs += super().advance(end_of_day, frozen).runs
+                    day += timedelta(days=1)
+                vipps_to(target)
+                result = super().advance(target, frozen)
+                return AdvanceResult(now=result.now, frozen=result.frozen, runs=runs + result.runs)
+
+            def tick(self) -> list[ScheduledRun]:
+                vipps_to(services.clock.now())
+                return super().tick()
+
+        services.__dict__["clock_service"] = FollowingClock(
+            services.stored_clock, services.system_store, services.schedule_runner, services.job_lock
+        )
 
     def _start_workers(self, services: Services, resources: LocalResources) -> None:
         def loop(name: str, step: Callable[[], Any], interval: float) -> None:
@@ -361,6 +469,11 @@ class LocalStack:
             get_settings.cache_clear()
             _forget_table_connections()
             self._services = None
+        for simulator in (self.vipps, self.stripe):
+            if simulator is not None:
+                simulator.stop()
+        self.vipps = None
+        self.stripe = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -399,6 +512,11 @@ class LocalStack:
         if self.seeded is not None:
             offers = ", ".join(f"{name} {ident}" for name, ident in self.seeded.offer_ids.items())
             lines.append(f"  Demo catalog    offers: {offers}")
+        if self.vipps is not None and self.stripe is not None:
+            lines.append(
+                f"  Vipps simulator {self.vipps.public_url}   (POST /simulator/agreements/<id>/approve)"
+            )
+            lines.append(f"  Stripe (local)  {self.stripe.base_url}   (localstripe behind a shim)")
         for folder in self.drop_folders:
             lines.append(f"  Drop folder     {folder.folder}/ → {self._drop_targets[folder.folder]}")
         lines += [

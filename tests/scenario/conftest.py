@@ -43,7 +43,13 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def payment_simulators() -> bool:
+    """Whether the stack runs the Vipps and Stripe simulators (tests/scenario/payments turns them on)."""
+    return False
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, payment_simulators: bool) -> Iterator[LocalStack]:
     """One local stack per scenario module, empty, with a frozen clock."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ABO_CLOCK_START", "2027-01-01T08:00:00+00:00")
@@ -55,6 +61,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             admin_token=ADMIN_TOKEN,
             seed_demo_catalog=False,
             scheduler_interval_seconds=0.5,
+            payment_simulators=payment_simulators,
         )
         local = LocalStack(settings)
         local.start()
