@@ -50,7 +50,13 @@ def payment_simulators() -> bool:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, payment_simulators: bool) -> Iterator[LocalStack]:
-    """One local stack per scenario module, empty, with a frozen clock."""
+    """One local stack per scenario module, really empty, with a frozen clock.
+
+    moto keeps its data in the process, and a pytest-xdist worker runs several modules one after another:
+    without the reset a module would see the previous module's catalog, documents and test clock."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ABO_CLOCK_START", "2027-01-01T08:00:00+00:00")
         patch.setenv("ABO_CLOCK_FROZEN", "true")

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from infra.local.stack import LocalStack, StackSettings
-from tests.scenario.conftest import ADMIN_TOKEN, Api
-from tests.support.aws import free_port
+from infra.local.stack import LocalStack
+from tests.scenario.conftest import Api
 from tests.support.ocr import Paid, ocr_file
 
 SELLER = {
@@ -30,32 +25,6 @@ SELLER = {
 }
 
 _files = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """As ``tests/scenario/conftest.py``'s stack, but really empty: moto keeps its data in the process, so
-    without a reset a module would see the previous module's catalog, documents and test clock."""
-    from moto.moto_api._internal.models import moto_api_backend
-
-    moto_api_backend.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ABO_CLOCK_START", "2027-01-01T08:00:00+00:00")
-        patch.setenv("ABO_CLOCK_FROZEN", "true")
-        settings = StackSettings(
-            port=free_port(),
-            aws_port=free_port(),
-            var_dir=Path(tmp_path_factory.mktemp("var")),
-            admin_token=ADMIN_TOKEN,
-            seed_demo_catalog=False,
-            scheduler_interval_seconds=0.5,
-        )
-        local = LocalStack(settings)
-        local.start()
-        try:
-            yield local
-        finally:
-            local.stop()
 
 
 # ---- catalog -----------------------------------------------------------------------------------------

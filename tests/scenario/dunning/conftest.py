@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any, cast
 
-import pytest
-
-from infra.local.stack import LocalStack, StackSettings
+from infra.local.stack import LocalStack
 from tests.scenario.billing.conftest import Catalog, today
-from tests.scenario.conftest import ADMIN_TOKEN, Api
-from tests.support.aws import free_port
+from tests.scenario.conftest import Api
 from tests.support.ocr import Paid, ocr_file
 
 NO_PLAN: dict[str, Any] = {
@@ -38,31 +33,6 @@ NO_PLAN: dict[str, Any] = {
 }
 PRICE = 29900  # NOK 299 a year, news at 0 % VAT
 _files = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """An empty local stack for the module (moto reset first), clock frozen on 1 January 2027."""
-    from moto.moto_api._internal.models import moto_api_backend
-
-    moto_api_backend.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ABO_CLOCK_START", "2027-01-01T08:00:00+00:00")
-        patch.setenv("ABO_CLOCK_FROZEN", "true")
-        settings = StackSettings(
-            port=free_port(),
-            aws_port=free_port(),
-            var_dir=Path(tmp_path_factory.mktemp("var")),
-            admin_token=ADMIN_TOKEN,
-            seed_demo_catalog=False,
-            scheduler_interval_seconds=0.5,
-        )
-        local = LocalStack(settings)
-        local.start()
-        try:
-            yield local
-        finally:
-            local.stop()
 
 
 @dataclass(frozen=True)
