@@ -231,6 +231,7 @@ class LocalStack:
             load_template(self.settings.template_path), self.settings.region, self.settings.stack_name
         )
         self._set_platform_environment(self.resources)
+        self._set_up_notifications()
         if self.settings.payment_simulators:
             self._start_payment_simulators()
         try:
@@ -329,8 +330,10 @@ class LocalStack:
             "MAX_NETWORK_RETRIES": "0",
         }.items():
             env.set(f"ABO_STRIPE__{key}", value)
-        # Notifications: SES accepts only a verified sender; keep a copy of each message in var/outbox.
-        env.set("ABO_NOTIFICATION_OUTBOX_DIR", str(self.var_dir / "outbox"))
+
+    def _set_up_notifications(self) -> None:
+        """SES accepts only a verified sender; a copy of each message sent goes to var/outbox."""
+        self._environment.set("ABO_NOTIFICATION_OUTBOX_DIR", str(self.var_dir / "outbox"))
         sender = os.environ.get("ABO_NOTIFICATION_FROM_ADDRESS", "noreply@abo.local")
         self._client("ses").verify_email_identity(EmailAddress=sender)
 

@@ -1,12 +1,16 @@
-"""Scenario, over HTTP with the test clock: Ola pays by AvtaleGiro.
+"""Scenario, over HTTP with the test clock: Ola and Kari pay by AvtaleGiro.
 
-1 Jan   order, 299.00 NOK a month, paid by AvtaleGiro: the answer gives the KID Ola registers the
-        mandate with; the first invoice (1 Jan, due 15 Jan) is an invoice with KID.
-5 Jan   Nets' mandate file arrives in the drop folder: the mandate is active, with written notice.
-18 Jan  the invoice run issues February (due 1 Feb); the claim job puts it in that day's claim file
-        (claim type 02, 299.00 NOK, due 1 Feb).
-1 Feb   the OCR giro file brings the settlement (transaction type 15): February is paid.
-15 Feb  March (due 1 Mar) is issued and claimed.
+1 Jan   both order, 299.00 NOK a month, paid by AvtaleGiro: the answer gives the KID each registers the
+        mandate with; the first invoice (1 Jan, due 15 Jan) is an invoice with KID. The seller's
+        Norwegian dunning plan reminds 14 days after the due date.
+5 Jan   Nets' mandate files arrive in the drop folder: both mandates are active, with written notice.
+10 Jan  both pay their first invoice by giro with its KID.
+18 Jan  the invoice run issues February (due 1 Feb); the claim job puts both in that day's claim file
+        (claim type 02, 299.00 NOK each, due 1 Feb).
+1 Feb   the OCR giro file settles Ola's claim (transaction type 15): his February is paid. Kari's bank
+        does not pay hers (her monthly AvtaleGiro limit).
+15 Feb  March (due 1 Mar) is issued and claimed for both. Kari's unpaid February claim enters dunning as
+        an invoice with KID: the reminder asks her to pay it with its KID.
 16 Feb  Ola stops now (ends 17 Feb): March is credited, and the 17 Feb deletion file deletes its claim.
 """
 
@@ -25,6 +29,7 @@ import requests
 from infra.local.stack import LocalStack
 from tests.integration.test_avtalegiro_claims import mandate_file
 from tests.scenario.conftest import ADMIN_TOKEN, Api
+from tests.scenario.dunning.conftest import NO_PLAN, case, mail, text_of
 from tests.scenario.test_order_lifecycle import SELLER
 from tests.support.ocr import Paid, ocr_file
 
@@ -99,29 +104,46 @@ def test_ola_pays_by_avtalegiro_from_mandate_to_settlement_and_deletion(api: Api
     )
     assert response.status_code == 200, response.text
 
-    placed = api.created(
-        "/v1/orders",
-        {
-            "offer_id": offer["id"],
-            "payment_method": "avtalegiro",
-            "customer": {"type": "person", "name": "Ola Nordmann", "email": "ola@example.no"},
-        },
-    )
-    kid = placed["payment"]["kid"]
-    assert placed["payment"]["status"] == "awaiting_mandate" and kid
+    api.created("/v1/dunning-plans", {**NO_PLAN, "legal_entity_id": seller["id"]})
+
+    def order(name: str, email: str) -> tuple[dict[str, Any], str]:
+        placed = api.created(
+            "/v1/orders",
+            {
+                "offer_id": offer["id"],
+                "payment_method": "avtalegiro",
+                "customer": {"type": "person", "name": name, "email": email},
+            },
+        )
+        assert placed["payment"]["status"] == "awaiting_mandate" and placed["payment"]["kid"]
+        return placed, str(placed["payment"]["kid"])
+
+    placed, kid = order("Ola Nordmann", "ola@example.no")
+    kari, kari_kid = order("Kari Nordmann", "kari@example.no")
     first = invoices(api, placed["customer_id"])["2027-01-01"]
     assert (first["due_date"], first["totals"]["gross"]["amount"]) == ("2027-01-15", 29900)
+    kari_first = invoices(api, kari["customer_id"])["2027-01-01"]
 
     advance(api, "2027-01-05T08:00:00+01:00")
     drop(stack, "avtalegiro/mandates", "mandates-0105.txt", mandate_file(kid, registration=1, notify=True))
+    drop(stack, "avtalegiro/mandates", "mandates-0105b.txt", mandate_file(kari_kid, registration=1))
     advance(api, "2027-01-05T09:00:00+01:00")  # drains the mandate import
+
+    advance(api, "2027-01-10T10:00:00+01:00")
+    giro = ocr_file([Paid(first["kid"], 29900), Paid(kari_first["kid"], 29900)], nets_date=date(2027, 1, 10))
+    drop(stack, "ocr", "ocr-0110.txt", giro)
+    advance(api, "2027-01-10T11:00:00+01:00")
+    wait_for(lambda: invoices(api, kari["customer_id"])["2027-01-01"]["status"] == "paid")
 
     advance(api, "2027-01-18T12:00:00+01:00")
     february = invoices(api, placed["customer_id"])["2027-02-01"]
     assert (february["issue_date"], february["due_date"]) == ("2027-01-18", "2027-02-01")
     submission = api.get("/v1/avtalegiro/submissions/claims/2027-01-18").json()
-    assert (submission["status"], submission["claims"], submission["total_amount"]) == ("written", 1, 29900)
-    [claim] = claim_file(stack, submission["key"])
+    assert (submission["status"], submission["claims"], submission["total_amount"]) == ("written", 2, 59800)
+    claims = {str(c.kid): c for c in claim_file(stack, submission["key"])}
+    kari_february = invoices(api, kari["customer_id"])["2027-02-01"]
+    assert sorted(claims) == sorted([february["kid"], kari_february["kid"]])
+    claim = claims[february["kid"]]
     assert (claim.kid, claim.amount_in_cents, claim.date.isoformat(), int(claim.type)) == (
         february["kid"],
         29900,
@@ -137,7 +159,18 @@ def test_ola_pays_by_avtalegiro_from_mandate_to_settlement_and_deletion(api: Api
 
     advance(api, "2027-02-16T12:00:00+01:00")
     march = invoices(api, placed["customer_id"])["2027-03-01"]
-    assert api.get("/v1/avtalegiro/submissions/claims/2027-02-15").json()["claims"] == 1
+    assert api.get("/v1/avtalegiro/submissions/claims/2027-02-15").json()["claims"] == 2
+    assert invoices(api, kari["customer_id"])["2027-02-01"]["status"] == "issued"
+    dunned = case(api, kari_february["id"])
+    assert dunned["status"] == "active"
+    [letter] = dunned["letters"]
+    assert (letter["kind"], letter["sent_on"], letter["amount"]["amount"]) == (
+        "reminder",
+        "2027-02-15",
+        33400,
+    )
+    reminder = text_of(mail(stack, f"dunning:{kari_february['id']}:reminder-1"))
+    assert kari_february["kid"] in reminder
     stopped = api.post(f"/v1/subscriptions/{placed['subscription_id']}/stop", {"effective": "now"})
     assert stopped.status_code == 200, stopped.text
     assert invoices(api, placed["customer_id"])["2027-03-01"]["status"] == "credited"
