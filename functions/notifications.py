@@ -1,5 +1,6 @@
-"""SQS: notices from the flows (orders, the invoice run, payments, changes), rendered in the customer's
-language and sent once per message key; a failed send comes back (the key makes the retry safe)."""
+"""SQS: notices from the flows (orders, the invoice run, payments, changes, AvtaleGiro mandate deletions),
+rendered in the customer's language and sent once per message key; a failed send comes back (the key
+makes the retry safe)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,13 @@ makes the payment agreements active (AvtaleGiro) and their subscriptions pay by 
 one stops the agreements and puts their subscriptions back on invoice with KID. A KID that names nothing
 is listed in the file's report, not raised.
 
+A deletion that puts subscriptions back on invoice after the mandate (or its agreements) was active
+owes the customer a ``mandate_deleted`` notice (key ``mandate-deleted:<kid>:<file id>``). The mandate
+stores which subscriptions it switched, so that a retry of an unfinished import (which switches nothing
+again) derives the same notices; they are enqueued after every mandate of the file has committed and
+before the file counts as imported. A replay of an imported file, or a deletion of a mandate already
+deleted, enqueues nothing.
+
 A KID names agreements through the ``AGKID#`` lookup (:func:`agreement_kid_writes`), else as the
 customer-level KID an order gives an AvtaleGiro agreement (customer number + invoice part 0), else as an
 invoice's KID (that invoice's subscription's agreement).
@@ -34,6 +41,7 @@ from chalicelib.customers.models import Customer
 from chalicelib.errors import UnavailableError
 from chalicelib.formats.avtalegiro import MandateFile, MandateRecord, parse_mandates
 from chalicelib.ledger.service import ATTEMPTS, backoff
+from chalicelib.notifications.queue import Notice, NotificationQueue, mandate_deleted
 from chalicelib.store import keys
 from chalicelib.store.documents import (
     DocumentItem,
@@ -87,10 +95,13 @@ class _Target:
 class MandateImports:
     """Imports mandate files and applies each mandate to the agreements and subscriptions it names."""
 
-    def __init__(self, store: DocumentStore, s3: S3Client, clock: Clock) -> None:
+    def __init__(
+        self, store: DocumentStore, s3: S3Client, clock: Clock, notices: NotificationQueue | None = None
+    ) -> None:
         self._store = store
         self._s3 = s3
         self._clock = clock
+        self._notices = notices
 
     def import_object(self, bucket: str, key: str, etag: str = "") -> MandateImportResult:
         """Import the mandate file at ``bucket``/``key``."""
@@ -141,11 +152,13 @@ class MandateImports:
         result = MandateImportResult(parsed.sha256, mandates=len(parsed.mandates))
         # The last record of a KID in the file is the one that counts.
         latest: dict[str, MandateRecord] = {m.kid: m for m in parsed.mandates}
+        notices: list[Notice] = []
         for record in latest.values():
-            if self._apply(record, parsed.sha256):
+            if self._apply(record, parsed.sha256, notices):
                 result.linked += 1
             else:
                 result.unknown_kids.append(record.kid)
+        self._notify(notices)
         finished = report.model_copy(
             update={
                 "status": "imported",
@@ -169,20 +182,32 @@ class MandateImports:
         """A mandate file's report."""
         return self._store.get_document(*_pair(mandate_file_key(file_id)), MandateFileReport)
 
-    def _apply(self, record: MandateRecord, file_id: str) -> bool:
-        """Store one mandate and switch what it names; False when its KID names nothing."""
+    def _notify(self, notices: list[Notice]) -> None:
+        """After the file's mandates committed, before the file counts as imported: the customers' notices.
+        A failed enqueue raises and leaves the file importing (its switches stay); the retry applies the
+        file again and derives the same notices from the stored mandates (each key sends once)."""
+        if self._notices is not None and notices:
+            self._notices.enqueue(notices)
+
+    def _apply(self, record: MandateRecord, file_id: str, notices: list[Notice]) -> bool:
+        """Store one mandate and switch what it names, adding the notice it owes the customer to
+        ``notices``; False when its KID names nothing."""
         for attempt in range(ATTEMPTS):
             target = self._target(record.kid)
             if target is None:
                 return False
             try:
-                self._write(record, file_id, target)
+                notice = self._write(record, file_id, target)
+                if notice is not None:
+                    notices.append(notice)
                 return True
             except WriteConflictError:
                 backoff(attempt)
         raise UnavailableError("agreements kept changing during the mandate import; it will be retried")
 
-    def _write(self, record: MandateRecord, file_id: str, target: _Target) -> None:
+    def _write(self, record: MandateRecord, file_id: str, target: _Target) -> Notice | None:
+        """One KID's transaction; returns the notice it owes the customer (a deletion that put
+        subscriptions back on invoice), also when an earlier, unfinished import of this file made it."""
         now = self._clock.now()
         stored = self._store.get(*_pair(mandate_key(record.kid)))
         previous = stored.document(Mandate) if stored is not None and stored.doc is not None else None
@@ -191,6 +216,28 @@ class MandateImports:
             since = previous.active_since if previous and previous.status == MandateStatus.ACTIVE else now
         else:
             since = None
+        method = PaymentMethod.AVTALEGIRO if active else PaymentMethod.INVOICE
+        switched = [
+            (subscription, version)
+            for subscription, version in target.subscriptions
+            if subscription.payment_method != method and subscription.status not in _ENDED
+        ]
+        told: list[str] = []
+        if not active:
+            was_active = (previous is not None and previous.status == MandateStatus.ACTIVE) or any(
+                agreement.status == AgreementStatus.ACTIVE for agreement, _ in target.agreements
+            )
+            retried = (
+                previous is not None
+                and previous.status == MandateStatus.DELETED
+                and previous.file_id == file_id
+            )
+            told = sorted(
+                {
+                    *(previous.switched_to_invoice if previous is not None and retried else []),
+                    *(subscription.id for subscription, _ in switched if was_active),
+                }
+            )
         mandate = Mandate(
             kid=record.kid,
             status=MandateStatus.ACTIVE if active else MandateStatus.DELETED,
@@ -201,6 +248,7 @@ class MandateImports:
             active_since=since,
             file_id=file_id,
             updated_at=now,
+            switched_to_invoice=told,
         )
         creates: list[DocumentItem] = []
         replaces: list[tuple[DocumentItem, int]] = []
@@ -221,12 +269,11 @@ class MandateImports:
                         version,
                     )
                 )
-        method = PaymentMethod.AVTALEGIRO if active else PaymentMethod.INVOICE
-        for subscription, version in target.subscriptions:
-            if subscription.payment_method != method and subscription.status not in _ENDED:
-                changed_sub = subscription.model_copy(update={"payment_method": method})
-                replaces.append((subscription_item(changed_sub), version))
+        for subscription, version in switched:
+            changed_sub = subscription.model_copy(update={"payment_method": method})
+            replaces.append((subscription_item(changed_sub), version))
         self._store.write(creates, replaces)
+        return mandate_deleted(record.kid, file_id, target.customer_id, told) if told else None
 
     def _target(self, kid: str) -> _Target | None:
         agreement_ids = self._agreements_by_lookup(kid)

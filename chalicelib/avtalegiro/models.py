@@ -63,6 +63,11 @@ class Mandate(Document):
     )
     file_id: str
     updated_at: datetime
+    switched_to_invoice: list[str] = Field(
+        default_factory=list,
+        description="subscriptions this deletion of an active mandate put back on invoice with KID "
+        "(the customer is told once, also when the file's import is retried)",
+    )
 
 
 class MandateFileReport(Document):

@@ -32,7 +32,9 @@ def avtalegiro_services(services: Services) -> AvtaleGiro:
     if found is None:
         bucket = services.settings.documents_bucket
         found = AvtaleGiro(
-            mandates=MandateImports(services.documents, services.s3, services.clock),
+            mandates=MandateImports(
+                services.documents, services.s3, services.clock, notices=services.notification_queue
+            ),
             claims=ClaimFiles(services.documents, services.s3, bucket, services.clock),
             deletions=DeletionFiles(services.documents, services.s3, bucket, services.clock),
         )

@@ -4,7 +4,8 @@ template's context in the customer's language and send it once per message key.
 E-mail is the channel; a customer without an e-mail address (or who opted out of e-mail but not of SMS)
 gets an SMS when a phone number is known. An invoice paid by ``invoice`` gets its PDF attached to the
 e-mail. A notice whose subject is gone (an order or invoice deleted in a test) is dropped with a
-``skipped`` result rather than retried forever.
+``skipped`` result rather than retried forever; so is a deleted AvtaleGiro mandate's notice once none of
+the subscriptions it put back on invoice still pays by invoice (a new mandate arrived first).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from chalicelib.notifications.sender import Channel, NotificationSender, Recipie
 from chalicelib.orders.models import Order
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
-from chalicelib.subscriptions.models import Subscription
+from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
 
 if TYPE_CHECKING:
     from chalicelib.documents.invoices import InvoiceDocuments
@@ -112,6 +113,8 @@ class NotificationDispatcher:
             MessageKind.SUBSCRIPTION_STOPPED,
         ):
             return self._subscription(notice)
+        if kind is MessageKind.MANDATE_DELETED:
+            return self._mandate_deleted(notice)
         raise ValueError(f"{kind} is not sent through the notification queue")
 
     def _doc(self, pk: str, sk: str, model: type[DocT], what: str) -> DocT:
@@ -204,4 +207,30 @@ class NotificationDispatcher:
             if subscription.ends_on is None:
                 raise GoneError(f"subscription {subscription_id} is not stopped")
             context["end_date"] = subscription.ends_on - timedelta(days=1)  # the last day with it
+        return customer, context, []
+
+    def _mandate_deleted(self, notice: Notice) -> tuple[Customer, dict[str, Any], list[Attachment]]:
+        """A deleted AvtaleGiro mandate: the KID and the subscriptions that now pay by invoice with KID."""
+        kid = notice.refs["kid"]
+        ids = [ident for ident in notice.refs.get("subscription_ids", "").split(",") if ident]
+        found = self._store.batch_get((keys.subscription(ident).pk, "SUB") for ident in ids)
+        items = [found.get((keys.subscription(ident).pk, "SUB")) for ident in ids]
+        on_invoice = [
+            subscription
+            for subscription in (
+                item.document(Subscription) for item in items if item is not None and item.doc is not None
+            )
+            if subscription.payment_method == PaymentMethod.INVOICE
+            and subscription.status not in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED)
+        ]
+        if not on_invoice:
+            raise GoneError(f"no subscription of KID {kid} pays by invoice any more")
+        customer, entity = self._people(notice.refs["customer_id"], on_invoice[0].legal_entity_id)
+        product_ids = list(dict.fromkeys(p for subscription in on_invoice for p in subscription.product_ids))
+        context = {
+            "customer_name": customer.name,
+            "seller_name": entity.name,
+            "kid": kid,
+            "product_name": product_name(self._products(product_ids), customer.language),
+        }
         return customer, context, []

@@ -18,3 +18,4 @@ class MessageKind(StrEnum):
     SUBSCRIPTION_PAUSED = "subscription_paused"
     SUBSCRIPTION_STOPPED = "subscription_stopped"
     CARD_EXPIRING = "card_expiring"
+    MANDATE_DELETED = "mandate_deleted"

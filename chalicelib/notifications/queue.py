@@ -1,11 +1,11 @@
 """Notifications requested by the flows that cause them, through SQS (``NotificationQueue``).
 
-A producer (an order, the invoice run, the ledger marking an invoice paid, a change, pause or stop)
-enqueues a small :class:`Notice` after its transaction commits: the message kind, its deterministic
-message key and the ids to read. The consumer (``functions/notifications.py``) reads what the message
-needs, renders it in the customer's language and sends it through
-:class:`~chalicelib.notifications.sender.NotificationSender`, at most once per key. Nothing is rendered or
-sent on the hot path, and a notice enqueued twice is sent once.
+A producer (an order, the invoice run, the ledger marking an invoice paid, a change, pause or stop, an
+AvtaleGiro mandate file deleting a mandate) enqueues a small :class:`Notice` after its transaction
+commits: the message kind, its deterministic message key and the ids to read. The consumer
+(``functions/notifications.py``) reads what the message needs, renders it in the customer's language and
+sends it through :class:`~chalicelib.notifications.sender.NotificationSender`, at most once per key.
+Nothing is rendered or sent on the hot path, and a notice enqueued twice is sent once.
 
 Message keys:
 
@@ -16,6 +16,7 @@ payment received           ``payment-received:<invoice id>``
 subscription changed       ``subscription-changed:<subscription id>:<effective>:<plan id>:<quantity>``
 subscription paused        ``subscription-paused:<subscription id>:<pause start>``
 subscription stopped       ``subscription-stopped:<subscription id>``
+mandate deleted            ``mandate-deleted:<kid>:<mandate file id>``
 =========================  ===============================================================
 """
 
@@ -101,6 +102,22 @@ def subscription_stopped(subscription_id: str) -> Notice:
         MessageKind.SUBSCRIPTION_STOPPED,
         f"subscription-stopped:{subscription_id}",
         {"subscription_id": subscription_id},
+    )
+
+
+def mandate_deleted(kid: str, file_id: str, customer_id: str, subscription_ids: Sequence[str]) -> Notice:
+    """An AvtaleGiro mandate deleted at the bank by mandate file ``file_id`` (its SHA-256), which put
+    ``subscription_ids`` back on invoice with KID. One key per KID and file: a replay of the file sends
+    once, a later mandate of the same KID deleted again sends again."""
+    return Notice(
+        MessageKind.MANDATE_DELETED,
+        f"mandate-deleted:{kid}:{file_id}",
+        {
+            "kid": kid,
+            "file_id": file_id,
+            "customer_id": customer_id,
+            "subscription_ids": ",".join(subscription_ids),
+        },
     )
 
 

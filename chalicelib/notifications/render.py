@@ -45,6 +45,7 @@ REQUIRED: Mapping[MessageKind, tuple[str, ...]] = {
     MessageKind.SUBSCRIPTION_PAUSED: ("product_name", "paused_from"),
     MessageKind.SUBSCRIPTION_STOPPED: ("product_name", "end_date"),
     MessageKind.CARD_EXPIRING: ("card_last4", "expires", "update_url"),
+    MessageKind.MANDATE_DELETED: ("kid", "product_name"),
 }
 OPTIONAL: Mapping[MessageKind, tuple[str, ...]] = {
     MessageKind.ORDER_CONFIRMATION: ("portal_url",),
