@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 # Two workers by default (CI has two cores); whole files stay on one worker (module-scoped stacks).
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 

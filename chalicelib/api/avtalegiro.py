@@ -1,5 +1,5 @@
-"""AvtaleGiro settings (admin): the data transmitter id at Nets and each seller's agreement, and the
-day's claim and deletion submissions."""
+"""AvtaleGiro settings (admin): the data transmitter id at Nets and each seller's agreement, the day's
+claim and deletion submissions, and the claims the payers' banks did not pay."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from chalicelib.api.routing import Call, Router
-from chalicelib.api.schemas import RequestModel, ResponseModel
+from chalicelib.api.schemas import QueryModel, RequestModel, ResponseModel
 
 router = Router("avtalegiro", tag="avtalegiro")
 
@@ -52,6 +52,37 @@ class SubmissionView(ResponseModel):
     total_amount: int
     created_at: datetime
     written_at: datetime | None
+
+
+class UnpaidClaimsQuery(QueryModel):
+    """Which unpaid claims to list."""
+
+    as_of: Annotated[
+        date | None, Field(default=None, description="the business date to look from (default: today)")
+    ]
+    grace_days: Annotated[
+        int, Field(default=3, ge=0, le=31, description="days after the due date a claim may still settle")
+    ]
+    lookback_days: Annotated[int, Field(default=62, ge=1, le=400, description="how far back to look")]
+
+
+class UnpaidClaimView(ResponseModel):
+    """A claimed invoice still open some days after its due date (the payer's limit, a stopped mandate):
+    it is dunned as an invoice with KID."""
+
+    invoice_id: str
+    customer_id: str
+    legal_entity_id: str
+    kid: str
+    due_date: date
+    amount: int
+    submitted_on: date
+
+
+class UnpaidClaimsView(ResponseModel):
+    """The unpaid claims, oldest due date first."""
+
+    items: list[UnpaidClaimView]
 
 
 def _settings_view(config: object) -> AvtaleGiroSettingsView:
@@ -123,3 +154,32 @@ def get_submission(call: Call) -> SubmissionView:
         kind=found.kind.value,
         status=found.status.value,
     )
+
+
+@router.route(
+    "GET",
+    "/v1/avtalegiro/claims/unpaid",
+    summary="List claimed invoices the banks did not pay",
+    query=UnpaidClaimsQuery,
+    response=UnpaidClaimsView,
+)
+def list_unpaid_claims(call: Call) -> UnpaidClaimsView:
+    """Claims due at least ``grace_days`` ago (and at most ``lookback_days``) whose invoice is still open."""
+    from chalicelib.clock import local_date
+
+    query = call.query(UnpaidClaimsQuery)
+    today = query.as_of or local_date(call.services.clock.now())
+    markers = call.services.avtalegiro.claims.unpaid(today, query.grace_days, query.lookback_days)
+    items = [
+        UnpaidClaimView(
+            invoice_id=marker.invoice_id,
+            customer_id=marker.customer_id,
+            legal_entity_id=marker.legal_entity_id,
+            kid=marker.line.kid,
+            due_date=marker.line.due_date,
+            amount=marker.line.amount,
+            submitted_on=marker.submitted_on,
+        )
+        for marker in markers
+    ]
+    return UnpaidClaimsView(items=sorted(items, key=lambda item: (item.due_date, item.invoice_id)))

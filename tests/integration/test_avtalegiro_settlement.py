@@ -126,3 +126,18 @@ def test_the_unpaid_list_looks_back_only_so_far(
     assert [m.invoice_id for m in claims.unpaid(DUE + timedelta(days=30), 3, lookback_days=30)] == [
         invoice.id
     ]
+    # And the back office lists it over HTTP, with what the payer owes
+    listed = api.http.get("/v1/avtalegiro/claims/unpaid?as_of=2027-01-16&grace_days=1", headers=admin)
+    assert listed.status_code == 200, listed.body
+    [item] = listed.json_body["items"]
+    assert (item["invoice_id"], item["kid"], item["due_date"], item["amount"]) == (
+        invoice.id,
+        invoice.kid,
+        "2027-01-15",
+        invoice.open_amount,
+    )
+    too_soon = api.http.get("/v1/avtalegiro/claims/unpaid?as_of=2027-01-16&grace_days=3", headers=admin)
+    assert too_soon.json_body["items"] == []
+    refused = api.http.get("/v1/avtalegiro/claims/unpaid?grace_days=-1", headers=admin)
+    assert refused.status_code == 422
+    assert refused.headers["Content-Type"] == "application/problem+json"
