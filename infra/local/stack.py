@@ -339,9 +339,9 @@ class LocalStack:
 
     def _follow_platform_clock(self, services: Services, vipps: VippsSimulator) -> None:
         """Move the Vipps simulator's clock with the platform's. The test clock is advanced one local day
-        at a time (to the last second of each day), and Vipps first: its charges due that day settle and
-        their webhooks are delivered and worked before the day's scheduled jobs run, and the jobs see
-        the platform clock on the day they run for (Vipps charges must be due from tomorrow)."""
+        at a time: to the day's first second, then Vipps to its last second (its charges due that day
+        settle and their webhooks are delivered and worked, booked on that day), then the platform to the
+        day's last second, running the day's scheduled jobs (Vipps charges must be due from tomorrow)."""
         from chalicelib.clock import local_date, start_of_local_day
         from chalicelib.system.clock_service import AdvanceResult, ClockService
 
@@ -362,9 +362,14 @@ class LocalStack:
                 while day < local_date(target):
                     end_of_day = start_of_local_day(day + timedelta(days=1)) - timedelta(seconds=1)
                     if end_of_day > current:
+                        # Into the day first: what Vipps settles that day is booked on that day.
+                        if start_of_local_day(day) > current:
+                            runs += super().advance(start_of_local_day(day), frozen).runs
                         vipps_to(end_of_day)
                         runs += super().advance(end_of_day, frozen).runs
                     day += timedelta(days=1)
+                if start_of_local_day(local_date(target)) > current:
+                    runs += super().advance(start_of_local_day(local_date(target)), frozen).runs
                 vipps_to(target)
                 result = super().advance(target, frozen)
                 return AdvanceResult(now=result.now, frozen=result.frozen, runs=runs + result.runs)

@@ -318,6 +318,10 @@ class StripeShim:
             return self._create_payment_intent(auth, pairs)
         if method == "POST" and (match := re.fullmatch(r"/v1/payment_intents/(\w+)/confirm", path)):
             return self._confirm_payment_intent(auth, match.group(1), pairs)
+        if method == "POST" and (match := re.fullmatch(r"/v1/payment_intents/(\w+)/_authenticate", path)):
+            # 3-D Secure completed on the page: a succeeded intent saves its card, as after a confirm.
+            answer = self._forward(auth, method, path, pairs, query)
+            return self._after_confirm(auth, match.group(1), answer, off_session=False)
         if method == "GET" and path == "/v1/payment_intents":
             return self._list_payment_intents(auth, query)
         if method == "POST" and path == "/v1/setup_intents":

@@ -158,7 +158,9 @@ def outbox(stack: LocalStack) -> list[SentMail]:
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
         mails.append(
-            SentMail(str(message["X-Abo-Message-Key"]), str(message["To"]), str(message["Subject"]), text)
+            SentMail(
+                str(message["X-Abo-Message-Key"]).strip(), str(message["To"]), str(message["Subject"]), text
+            )
         )
     return mails
 

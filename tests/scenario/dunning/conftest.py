@@ -104,7 +104,7 @@ def outbox(stack: LocalStack) -> dict[str, EmailMessage]:
     mails: dict[str, EmailMessage] = {}
     for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
-        mails[str(mail["X-Abo-Message-Key"])] = mail
+        mails[str(mail["X-Abo-Message-Key"]).strip()] = mail  # a long key is folded
     return mails
 
 
