@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from pydantic import Field
+
 from chalicelib.billing.drafts import document_item_for
 from chalicelib.billing.kid import DEFAULT_KID_LAYOUT, make_invoice_kid
 from chalicelib.billing.lines import totals_of, vat_summary_of
@@ -100,10 +102,18 @@ def build_credit_note(
 
 
 class CreditMarker(Document):
-    """Under an invoice: one credit note and the amount (minor units) it credited."""
+    """Under an invoice: one credit note, the amount (minor units) it credited and, when it credited
+    whole lines, their numbers (a line is credited in full once)."""
 
     credit_note_id: str
     amount: int
+    line_numbers: list[int] = Field(default_factory=list)
+
+
+def already_credited(markers: Sequence[CreditMarker], line_numbers: Sequence[int]) -> list[int]:
+    """Which of ``line_numbers`` an earlier credit note credited in full. Pure."""
+    credited = {number for marker in markers for number in marker.line_numbers}
+    return sorted(number for number in line_numbers if number in credited)
 
 
 def _marker(invoice_id: str, credit_note_id: str) -> Keys:
@@ -157,6 +167,14 @@ class CreditNotes:
         markers = self._store.query_partition(keys.invoice(invoice_id).pk, "CREDIT#", CreditMarker, 100, None)
         credited_before = sum(marker.amount for marker in markers.items)
         lines = given_lines if given_lines is not None else credited_lines(invoice, line_numbers)
+        whole_lines: list[int] = []
+        if given_lines is None:
+            whole_lines = (
+                list(line_numbers) if line_numbers is not None else list(range(1, len(invoice.lines) + 1))
+            )
+            twice = already_credited(markers.items, whole_lines)
+            if twice:
+                raise ConflictError(f"line {', '.join(map(str, twice))} of the invoice was credited already")
         amount = -sum(line.gross for line in lines)
         if credited_before + amount > invoice.totals.gross:
             raise ConflictError(
@@ -180,7 +198,7 @@ class CreditNotes:
         marker = document_item(
             "credit_marker",
             _marker(invoice.id, stored.id),
-            CreditMarker(credit_note_id=stored.id, amount=amount),
+            CreditMarker(credit_note_id=stored.id, amount=amount, line_numbers=whole_lines),
         )
         # A marker per credit note (created, never replaced) means two concurrent credit notes on one
         # invoice would both pass the check above; the ledger's replace of the credited invoice at its

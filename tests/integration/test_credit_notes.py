@@ -60,6 +60,9 @@ def test_credit_per_line_up_to_the_invoice(http: Http, catalog: Catalog) -> None
     _, after = http.get(f"/v1/invoices/{invoice['id']}")
     assert after["open_amount"]["amount"] == 29900
     assert http.post(f"/v1/invoices/{invoice['id']}/credit-note", {})[0] == 409  # the rest is less than all
+    # Crediting the same line again would fit in the invoice's total, but a line is credited once
+    status, twice = http.post(f"/v1/invoices/{invoice['id']}/credit-note", {"lines": [2]})
+    assert status == 409 and "line 2" in twice["detail"], twice
     status, news = http.post(f"/v1/invoices/{invoice['id']}/credit-note", {"lines": [1]})
     assert (status, news["number"]) == (201, 3)
 
