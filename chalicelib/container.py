@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from chalicelib.notifications.queue import NotificationQueue
     from chalicelib.notifications.sender import NotificationSender
     from chalicelib.orders.service import OrderService
+    from chalicelib.payments.card_expiry import CardExpiryService
     from chalicelib.payments.intake import WebhookIntake
     from chalicelib.payments.service import PaymentService
     from chalicelib.payments.stripe_card import StripeCardAdapter
@@ -161,6 +162,19 @@ class Services:
         from chalicelib.payments.service import payment_service
 
         return payment_service(self)
+
+    @cached_property
+    def card_expiry(self) -> CardExpiryService:
+        """The daily card-expiry notices (cards read through the Stripe adapter)."""
+        from chalicelib.payments.card_expiry import CardExpiryService
+
+        return CardExpiryService(
+            self.documents,
+            self.stripe_cards,
+            self.notifications,
+            self.clock,
+            update_url=self.settings.card_update_url,
+        )
 
     @cached_property
     def webhooks(self) -> WebhookIntake:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chalicelib.payments.settings import StripeSettings, VippsSettings
@@ -52,10 +52,24 @@ class Settings(BaseSettings):
     notification_from_address: str = "noreply@abo.local"
     notification_outbox_dir: str = ""
     sms_sender_id: str = "Abo"
+    # Where a customer replaces the card of a card agreement (the card-expiry notice links here):
+    # a template with {agreement_id}, {customer_id} and {language} (nb, sv, da or en).
+    card_update_url: str = "https://abo.example/my/card?agreement={agreement_id}&lang={language}"
     # ABO_VIPPS__BASE_URL, ABO_VIPPS__CLIENT_ID, ... (Secrets Manager / SSM values in AWS)
     vipps: VippsSettings = Field(default_factory=VippsSettings)
     # ABO_STRIPE__API_BASE, ABO_STRIPE__SECRET_KEY, ABO_STRIPE__WEBHOOK_SECRET, ...
     stripe: StripeSettings = Field(default_factory=StripeSettings)
+
+    @field_validator("card_update_url")
+    @classmethod
+    def _card_update_url_fields(cls, value: str) -> str:
+        try:
+            value.format(agreement_id="a", customer_id="c", language="nb")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                "card_update_url may only use {agreement_id}, {customer_id} and {language}"
+            ) from error
+        return value
 
     @property
     def is_production(self) -> bool:

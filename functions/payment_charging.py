@@ -1,5 +1,6 @@
 """Scheduled daily: create the provider charge of every Vipps and card invoice whose charge date has come
-(Vipps two days before the due date, cards on it), each exactly once; crash-safe and rerunnable."""
+(Vipps two days before the due date, cards on it), each exactly once, then charge again the declined cards
+dunning asked to retry that day; crash-safe and rerunnable."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from chalicelib.observability import logger
 
 
 def run(moment: datetime) -> dict[str, Any]:
-    """Charge what is due on the moment's business date."""
-    report = get_services().payments.charge_due(local_date(moment))
-    summary = asdict(report)
+    """Charge what is due on the moment's business date, then the card retries due that day."""
+    payments = get_services().payments
+    day = local_date(moment)
+    summary = asdict(payments.charge_due(day))
+    summary["retries"] = asdict(payments.charge_retries(day))
     logger.info("payment charges created", extra=summary)
     return summary
 

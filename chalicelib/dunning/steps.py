@@ -60,9 +60,12 @@ Update = tuple[Any, list[Any], Any]
 
 
 class CardRetryRequest(Document):
-    """A request to charge a declined card again, written in the transaction that takes the retry step;
-    the card adapter picks requests up by day (gsi1 ``CARDRETRY#<day>``) and charges with ``key`` as its
-    idempotency key. A success arrives as a payment through the ledger and stops the dunning."""
+    """A request to charge a declined card again, written in the transaction that takes the retry step.
+    The daily charging job (``PaymentService.charge_retries``) picks requests up by day (gsi1
+    ``CARDRETRY#<day>``) and takes each off that list once handled, recording ``outcome``: ``attempted``
+    (the card was charged again, as attempt ``attempt`` of the invoice's charge record, for the invoice's
+    open amount at that moment), or why not (``invoice_closed``, ``no_agreement``, ``not_card``,
+    ``superseded``). A success arrives as a payment through the ledger and stops the dunning."""
 
     key: str
     invoice_id: str
@@ -71,11 +74,18 @@ class CardRetryRequest(Document):
     amount: int
     due_on: date
     requested_at: datetime
+    outcome: str | None = None
+    handled_at: datetime | None = None
+
+
+def retry_partition(day: date) -> str:
+    """The gsi1 list of the card retry requests due on ``day`` (not yet handled)."""
+    return f"CARDRETRY#{day.isoformat()}"
 
 
 def retry_request_keys(invoice_id: str, attempt: int, day: date | None = None) -> Keys:
-    """Where a card retry request lives, listed by the day it is due."""
-    listed = (f"CARDRETRY#{day.isoformat()}", f"{invoice_id}#{attempt}") if day else None
+    """Where a card retry request lives, listed by the day it is due (unlisted once handled)."""
+    listed = (retry_partition(day), f"{invoice_id}#{attempt}") if day else None
     return Keys(f"DUNNING#{invoice_id}", f"RETRY#{attempt:02d}", gsi1=listed)
 
 

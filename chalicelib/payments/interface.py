@@ -47,12 +47,14 @@ class PeriodUnit(StrEnum):
 
 @dataclass(frozen=True)
 class InvoiceCharge:
-    """What to collect for one invoice: the invoice's id is the provider's de-duplication key."""
+    """What to collect for one invoice: the invoice's id is the provider's de-duplication key, with
+    ``attempt`` (a dunning retry of a declined card, from 1) when it is not the invoice's first charge."""
 
     invoice_id: str
     amount: Money
     description: str
     due: date
+    attempt: int = 0
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,12 @@ OPEN_CHARGE = (ChargeState.CREATING, ChargeState.OPEN)
 
 
 class ChargeRecord(Document):
-    """The provider's charge of one invoice (the invoice's id is the provider's de-duplication key)."""
+    """The provider's charge of one invoice (the invoice's id is the provider's de-duplication key). A
+    declined card is charged again on dunning's retry days: the record then follows the latest attempt
+    (``attempt`` n > 0, the provider's key ``<invoice id>-retry-<n>``, ``charge_ref`` that attempt's)."""
 
     invoice_id: str
+    attempt: int = Field(default=0, description="0: the invoice's charge; n: dunning's n-th card retry")
     agreement_id: str
     method: PaymentMethod
     provider: str

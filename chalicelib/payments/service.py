@@ -22,6 +22,7 @@ from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity, PaymentMethod, Plan
 from chalicelib.clock import Clock, local_date
 from chalicelib.customers.models import Customer
+from chalicelib.dunning.steps import CardRetryRequest, retry_partition, retry_request_keys
 from chalicelib.errors import NotFoundError, ValidationFailedError
 from chalicelib.ledger.models import IncomingMethod
 from chalicelib.ledger.service import IncomingPayment, LedgerService
@@ -82,6 +83,7 @@ ATTEMPTS = 5
 CHARGE_LOOKBACK_DAYS = 7
 # Provider calls one polling run makes at most (Vipps: fetch charge 10/min per charge, agreement 120/min).
 POLL_BUDGET = 60
+AUTHENTICATION_REQUIRED = "authentication_required"
 PAID_STATES = (ChargeStatus.PAID, ChargeStatus.PARTIALLY_REFUNDED, ChargeStatus.REFUNDED)
 INCOMING: dict[str, IncomingMethod] = {"vipps": IncomingMethod.VIPPS, "stripe": IncomingMethod.CARD}
 
@@ -97,6 +99,19 @@ class ChargingReport:
     no_agreement: list[str] = field(default_factory=list)
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+
+
+@dataclass
+class RetryReport:
+    """What one pass over dunning's card retry requests did."""
+
+    charged: list[str] = field(default_factory=list)  # charged again (the outcome is on the charge record)
+    resumed: list[str] = field(default_factory=list)  # attempts an earlier run left before the provider call
+    no_agreement: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # an earlier charge still open: the next run looks again
+    skipped: int = 0  # invoice closed meanwhile, not a card charge, or a later attempt made already
+    failed: list[str] = field(default_factory=list)  # the provider refused the request
     interrupted: str | None = None
 
 
@@ -474,8 +489,10 @@ class PaymentService:
                     return record
                 reason = result.failure_reason or result.provider_status
                 self._failed_charge(invoice_id, record.method, reason, now)
-                if result.customer_action_url:
-                    # Before the write: once per key, so a crash after it cannot lose the message.
+                if result.customer_action_url and (record.attempt == 0 or reason == AUTHENTICATION_REQUIRED):
+                    # Before the write: once per key, so a crash after it cannot lose the message. A
+                    # declined retry tells nothing (dunning's next step does); one that needs the customer
+                    # sends the new attempt's link (the retry withdrew the earlier one).
                     self._tell_action_required(record, result.customer_action_url)
                 update |= {
                     "state": ChargeState.FAILED,
@@ -585,8 +602,19 @@ class PaymentService:
             report.skipped += 1
             return
         charge = self._invoice_charge(invoice)
+        if self._provider_charge(setup.method, setup.provider_reference, charge, entry):
+            report.charged.append(invoice_id)
+        else:
+            report.failed.append(invoice_id)
+
+    def _provider_charge(
+        self, method: PaymentMethod, agreement_ref: str, charge: InvoiceCharge, entry: DocumentItem | None
+    ) -> bool:
+        """Create the charge at the provider (its idempotency key makes a repeat the same charge), record
+        it as open and apply its outcome; False when the provider refused the request."""
+        invoice_id = charge.invoice_id
         try:
-            result = self.adapter(setup.method).charge_invoice(setup.provider_reference, charge)
+            result = self.adapter(method).charge_invoice(agreement_ref, charge)
         except ProviderRejectedError as error:
             logger.warning("charge refused", extra={"invoice_id": invoice_id, "error": str(error)})
             rejected = ChargeResult(
@@ -597,12 +625,11 @@ class PaymentService:
             )
             self._opened(invoice_id, None, entry)
             self.apply_charge(invoice_id, rejected)
-            report.failed.append(invoice_id)
-            return
+            return False
         self._opened(invoice_id, result.charge_ref, entry)
         if result.status != ChargeStatus.PENDING:
             self.apply_charge(invoice_id, result)
-        report.charged.append(invoice_id)
+        return True
 
     def _mark_charge(self, invoice: Invoice, setup: PaymentSetup) -> ChargeRecord | None:
         """The invoice's charge record, created (state ``creating``) before the provider is called."""
@@ -631,13 +658,14 @@ class PaymentService:
             return again[0] if again else None
         return record
 
-    def _opened(self, invoice_id: str, charge_ref: str | None, entry: DocumentItem) -> None:
+    def _opened(self, invoice_id: str, charge_ref: str | None, entry: DocumentItem | None) -> None:
         """The provider has the charge: the record becomes open (with the provider's reference and its
-        lookup) and the invoice leaves the charge index, in one transaction."""
+        lookup) and the invoice leaves the charge index (``entry``; none for a retry), in one transaction."""
         for _ in range(ATTEMPTS):
             found = self.charge(invoice_id)
             if found is None or found[0].state != ChargeState.CREATING:
-                self._unindex(entry)
+                if entry is not None:
+                    self._unindex(entry)
                 return
             record, version = found
             opened = record.model_copy(
@@ -651,13 +679,192 @@ class PaymentService:
                 [reference_item(record.provider, charge_ref, charge_keys(invoice_id))] if charge_ref else []
             )
             try:
-                self._store.write(creates, [(charge_item(opened, version), version)], deletes=[entry])
+                self._store.write(
+                    creates,
+                    [(charge_item(opened, version), version)],
+                    deletes=[entry] if entry is not None else [],
+                )
                 return
             except WriteConflictError:
                 continue
 
     def _unindex(self, entry: DocumentItem) -> None:
         self._store.write([], [], deletes=[entry])
+
+    # ---- dunning's card retries ------------------------------------------------------------------------
+
+    def charge_retries(self, today: date | None = None) -> RetryReport:
+        """Charge declined cards again on dunning's retry days: every retry request listed for ``today``
+        (a week back included), each exactly once, for the invoice's open amount then; stops early while
+        the provider is unavailable.
+
+        A request is handled by one transaction that moves the invoice's charge record from ``failed`` to
+        ``creating`` for the request's attempt (conditional on the record's and the request's versions)
+        and takes the request off its list with its outcome; the provider call follows, keyed by invoice
+        and attempt. An attempt a crash left in ``creating`` is finished by the next run, with the same
+        key. A request whose invoice is paid, credited or void, or whose agreement ended (the customer is
+        told), is taken off without a charge."""
+        today = today or local_date(self._clock.now())
+        report = RetryReport()
+        try:
+            self._resume_retries(today, report)
+            for back in range(CHARGE_LOOKBACK_DAYS, -1, -1):
+                day = today - timedelta(days=back)
+                cursor: str | None = None
+                while True:
+                    page = self._store.query(retry_partition(day), index="gsi1", cursor=cursor)
+                    for entry in page.items:
+                        self._retry_one(entry, report)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+        except ProviderUnavailableError as error:
+            report.interrupted = str(error)
+            logger.warning("payment provider unavailable; card retries stop for now")
+        return report
+
+    def _resume_retries(self, today: date, report: RetryReport) -> None:
+        """Finish the retries an earlier run marked (``creating``) but may not have sent: the same
+        idempotency key makes a charge the provider already has the same charge."""
+        from chalicelib.store.documents import DocumentItem as Item
+
+        horizon = f"{today.isoformat()}~"
+        for listed in Item.gsi1.query(
+            CHARGES_OPEN, Item.gsi1sk <= horizon, filter_condition=Item.status == ChargeState.CREATING.value
+        ):
+            if listed.doc is None:
+                continue
+            listed_record = listed.document(ChargeRecord)
+            if listed_record.attempt == 0 or listed_record.method != PaymentMethod.CARD:
+                continue  # a first charge is finished by charge_due from its index entry
+            found = self.charge(listed_record.invoice_id)
+            if found is None or found[0].state != ChargeState.CREATING:
+                continue
+            record, version = found
+            invoice = self._invoice(record.invoice_id)
+            if not _open(invoice):
+                # Paid another way meanwhile: charging now could take the money twice.
+                logger.warning(
+                    "card retry not resumed: the invoice is no longer open",
+                    extra={"invoice_id": record.invoice_id, "attempt": record.attempt},
+                )
+                dropped = record.model_copy(
+                    update={
+                        "state": ChargeState.CANCELLED,
+                        "provider_status": "not_resumed",
+                        "updated_at": self._clock.now(),
+                    }
+                )
+                with contextlib.suppress(WriteConflictError):
+                    self._store.write([], [(charge_item(dropped, version), version)])
+                continue
+            assert invoice is not None
+            self._provider_charge(
+                record.method, record.agreement_ref, self._retry_charge(record, invoice), None
+            )
+            report.resumed.append(record.invoice_id)
+
+    def _retry_one(self, entry: DocumentItem, report: RetryReport) -> None:
+        for _ in range(ATTEMPTS):
+            item = self._store.get(entry.pk, entry.sk)
+            if item is None or item.doc is None or item.gsi1pk is None:
+                return  # handled meanwhile (another run)
+            request = item.document(CardRetryRequest)
+            invoice = self._invoice(request.invoice_id)
+            found = self.charge(request.invoice_id)
+            outcome = _retry_outcome(request, invoice, found[0] if found else None)
+            if outcome == "waiting":
+                report.waiting.append(request.invoice_id)  # the run of another day looks again
+                return
+            if outcome is not None:
+                if self._request_handled(item, outcome):
+                    report.skipped += 1
+                    return
+                continue
+            assert invoice is not None and found is not None
+            record, version = found
+            setup = self.setup(record.agreement_id)
+            if setup is None or setup[0].state != SetupState.ACTIVE or setup[0].provider_reference is None:
+                if setup is not None and setup[0].state in (SetupState.STOPPED, SetupState.EXPIRED):
+                    self._tell_stopped(setup[0], invoice.id, only_if_open=True)
+                if self._request_handled(item, "no_agreement"):
+                    report.no_agreement.append(invoice.id)
+                    return
+                continue
+            if self._previous_paid(record):
+                continue  # the customer paid the earlier attempt on session: the invoice is closed now
+            now = self._clock.now()
+            charging = record.model_copy(
+                update={
+                    "state": ChargeState.CREATING,
+                    "attempt": request.attempt,
+                    "amount": invoice.open_amount,
+                    "charge_ref": None,
+                    "failure_reason": None,
+                    "decline_code": None,
+                    "customer_action_url": None,
+                    "provider_status": None,
+                    "updated_at": now,
+                }
+            )
+            try:
+                self._store.write(
+                    [],
+                    [(charge_item(charging, version), version), self._handled_write(item, "attempted", now)],
+                )
+            except WriteConflictError:
+                continue
+            charge = self._retry_charge(charging, invoice)
+            if self._provider_charge(record.method, record.agreement_ref, charge, None):
+                report.charged.append(invoice.id)
+            else:
+                report.failed.append(invoice.id)
+            return
+
+    def _previous_paid(self, record: ChargeRecord) -> bool:
+        """Before a new attempt, the previous one's charge (a PaymentIntent the customer may still pay on
+        session through the link we sent) is withdrawn, so that the invoice cannot be paid twice; if the
+        customer paid it meanwhile, that payment is applied instead (True)."""
+        if record.charge_ref is None:
+            return False
+        adapter = self.adapter(record.method)
+        previous = adapter.charge_status(record.agreement_ref, record.charge_ref)
+        if previous.status in (ChargeStatus.FAILED, ChargeStatus.PENDING):
+            try:
+                previous = adapter.cancel_charge(record.agreement_ref, record.charge_ref)
+            except ProviderRejectedError:  # taken meanwhile: Stripe cancels no paid intent
+                previous = adapter.charge_status(record.agreement_ref, record.charge_ref)
+        if previous.status in PAID_STATES:
+            self.apply_charge(record.invoice_id, previous)
+            return True
+        return False
+
+    @staticmethod
+    def _retry_charge(record: ChargeRecord, invoice: Invoice) -> InvoiceCharge:
+        return InvoiceCharge(
+            invoice_id=record.invoice_id,
+            amount=Money(record.amount, Currency(record.currency)),
+            description=f"Faktura {invoice.number}",
+            due=record.due_date,
+            attempt=record.attempt,
+        )
+
+    def _handled_write(self, item: DocumentItem, outcome: str, now: datetime) -> tuple[DocumentItem, int]:
+        """The retry request, kept with its outcome and off the day's list, at its read version."""
+        request = item.document(CardRetryRequest)
+        version = int(item.version)
+        handled = request.model_copy(update={"outcome": outcome, "handled_at": now})
+        keys_ = retry_request_keys(request.invoice_id, request.attempt)
+        return document_item("card_retry", keys_, handled, version=version), version
+
+    def _request_handled(self, item: DocumentItem, outcome: str) -> bool:
+        """Take a request off its list without a charge; False when it changed meanwhile."""
+        try:
+            self._store.write([], [self._handled_write(item, outcome, self._clock.now())])
+        except WriteConflictError:
+            return False
+        logger.info("card retry request handled", extra={"key": item.pk, "outcome": outcome})
+        return True
 
     # ---- telling the customer --------------------------------------------------------------------------
 
@@ -713,8 +920,10 @@ class PaymentService:
         if customer_item is None or entity_item is None:
             return
         customer = customer_item.document(Customer)
+        # One message per attempt: a retry withdraws the earlier attempt's charge, and its link with it.
+        suffix = f"-{record.attempt}" if record.attempt else ""
         self._notifications.send(
-            message_key=f"payments:{invoice.id}:action-required",
+            message_key=f"payments:{invoice.id}:action-required{suffix}",
             kind=MessageKind.PAYMENT_FAILED,
             channel=Channel.EMAIL,
             recipient=Recipient.of(
@@ -947,6 +1156,32 @@ class PaymentService:
         if found is None or found.target_pk is None or found.target_sk is None:
             return None
         return found.target_pk, found.target_sk
+
+
+def _retry_outcome(
+    request: CardRetryRequest, invoice: Invoice | None, record: ChargeRecord | None
+) -> str | None:
+    """Why a card retry request is not charged (its outcome), ``waiting`` while the invoice's earlier
+    charge is still open, or None: charge it."""
+    if not _open(invoice):
+        return "invoice_closed"
+    if record is None or record.method != PaymentMethod.CARD:
+        return "not_card"
+    if record.attempt >= request.attempt or record.state in (ChargeState.PAID, ChargeState.CANCELLED):
+        return "superseded"
+    if record.state in OPEN_CHARGE:
+        return "waiting"
+    return None
+
+
+def _open(invoice: Invoice | None) -> bool:
+    """Whether an invoice is issued and still claims something (what a charge may collect)."""
+    return (
+        invoice is not None
+        and invoice.kind == InvoiceKind.INVOICE
+        and invoice.status == InvoiceStatus.ISSUED
+        and invoice.open_amount > 0
+    )
 
 
 def event_message(

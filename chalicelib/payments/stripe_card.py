@@ -4,7 +4,8 @@ The agreement is a Stripe Customer with a saved card. The order flow creates the
 PaymentIntent for the first invoice with ``setup_future_usage=off_session`` (the card is saved when the
 customer pays it on our Stripe.js page) or, when the first invoice is free, a SetupIntent. Later invoices
 are charged off session; every request that creates something carries an ``Idempotency-Key`` derived
-from our own ids (``charge-<invoice id>``, ``refund-<refund id>``), so any retry replays the first answer.
+from our own ids (``charge-<invoice id>``, ``charge-<invoice id>-retry-<n>`` for dunning's n-th retry of a
+declined card, ``refund-<refund id>``), so any retry replays the first answer.
 
 A charge that needs authentication (``authentication_required``) or is declined comes back as a FAILED
 result with the provider's codes and a ``customer_action_url``: the same PaymentIntent can still be paid
@@ -79,6 +80,32 @@ class StripeChargeResult(ChargeResult):
 
     decline_code: str | None = None
     customer_action_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """A saved card as the customer knows it (never its number): brand, last four digits, expiry."""
+
+    payment_method_id: str
+    brand: str | None
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+def saved_card_of(method: Mapping[str, Any]) -> SavedCard | None:
+    """The card of a Stripe PaymentMethod; None for anything that is not a card with an expiry."""
+    card = _dict(method.get("card"))
+    month, year, last4 = card.get("exp_month"), card.get("exp_year"), card.get("last4")
+    if not method.get("id") or not isinstance(month, int) or not isinstance(year, int) or not last4:
+        return None
+    return SavedCard(
+        payment_method_id=str(method["id"]),
+        brand=str(card["brand"]) if card.get("brand") else None,
+        last4=str(last4),
+        exp_month=month,
+        exp_year=year,
+    )
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -226,9 +253,13 @@ class StripeCardAdapter:
         for intent in page.auto_paging_iter():
             yield _dict(intent)
 
-    def _intent_for_invoice(self, customer_id: str, invoice_id: str) -> dict[str, Any] | None:
+    def _intent_for_invoice(
+        self, customer_id: str, invoice_id: str, attempt: int = 0
+    ) -> dict[str, Any] | None:
+        """The PaymentIntent of one attempt at an invoice (metadata ``attempt``; none on the first)."""
         for intent in self._customer_intents(customer_id):
-            if _dict(intent.get("metadata")).get("invoice_id") == invoice_id:
+            metadata = _dict(intent.get("metadata"))
+            if metadata.get("invoice_id") == invoice_id and str(metadata.get("attempt", 0)) == str(attempt):
                 return self._retrieve_intent(str(intent["id"]))
         return None
 
@@ -259,6 +290,33 @@ class StripeCardAdapter:
             return str(default)
         cards = sorted(self._cards(customer_id), key=lambda card: int(card.get("created") or 0), reverse=True)
         return str(cards[0]["id"]) if cards else None
+
+    def card_details(self, customer_id: str) -> SavedCard | None:
+        """The card :meth:`saved_card` would charge, with brand, last four digits and expiry (for the
+        card-expiry notice); None once the customer is stopped or has no card. One request: the customer
+        with its default card expanded; a second only when it has no default (its cards are listed)."""
+        customer = self._call(
+            f"fetch customer {customer_id} and its card",
+            lambda: self._client.v1.customers.retrieve(
+                customer_id, {"expand": ["invoice_settings.default_payment_method"]}
+            ),
+        )
+        found = _dict(customer)
+        if found.get("deleted") or _dict(found.get("metadata")).get("abo_agreement") == _STOPPED:
+            return None
+        default = _dict(found.get("invoice_settings")).get("default_payment_method")
+        if isinstance(default, str) and default:
+            method_id = default
+            default = _dict(
+                self._call(
+                    f"fetch payment method {method_id}",
+                    lambda: self._client.v1.payment_methods.retrieve(method_id),
+                )
+            )
+        if isinstance(default, Mapping) and default.get("id"):
+            return saved_card_of(default)
+        cards = sorted(self._cards(customer_id), key=lambda card: int(card.get("created") or 0), reverse=True)
+        return saved_card_of(cards[0]) if cards else None
 
     def client_secret(self, intent_id: str) -> str:
         """The client secret of a PaymentIntent or SetupIntent, for our payment page's Stripe.js only."""
@@ -379,7 +437,8 @@ class StripeCardAdapter:
         )
 
     def charge_invoice(self, agreement_ref: str, invoice: InvoiceCharge) -> StripeChargeResult:
-        """Charge the saved card off session; a repeat returns the same PaymentIntent (and one charge)."""
+        """Charge the saved card off session; a repeat returns the same PaymentIntent (and one charge).
+        A retry (``invoice.attempt`` > 0) is a PaymentIntent of its own, keyed and labelled by attempt."""
         if invoice.amount.amount <= 0:
             raise ValidationFailedError(f"invoice {invoice.invoice_id} has nothing to charge")
         card = self.saved_card(agreement_ref)
@@ -387,7 +446,11 @@ class StripeCardAdapter:
             raise ProviderRejectedError(
                 detail=f"Stripe customer {agreement_ref} has no saved card to charge", provider=PROVIDER
             )
-        key = idempotency_key("charge", invoice.invoice_id)
+        attempt = invoice.attempt
+        key = idempotency_key(
+            "charge", f"{invoice.invoice_id}-retry-{attempt}" if attempt else invoice.invoice_id
+        )
+        metadata = {"invoice_id": invoice.invoice_id, **({"attempt": str(attempt)} if attempt else {})}
         try:
             intent = self._client.v1.payment_intents.create(
                 {
@@ -399,7 +462,7 @@ class StripeCardAdapter:
                     "confirm": True,
                     "off_session": True,
                     "description": invoice.description[:_DESCRIPTION_MAX],
-                    "metadata": {"invoice_id": invoice.invoice_id},
+                    "metadata": metadata,
                 },
                 self._key(key),
             )
@@ -407,14 +470,14 @@ class StripeCardAdapter:
             error = _error_body(exc)
             failed = _dict(error.get("payment_intent"))
             if not failed.get("id"):
-                found = self._intent_for_invoice(agreement_ref, invoice.invoice_id)
+                found = self._intent_for_invoice(agreement_ref, invoice.invoice_id, attempt)
                 if found is None:
                     raise provider_error(exc, f"charge invoice {invoice.invoice_id}") from exc
                 failed = found
             return self._charge_result(failed, error)
         except stripe.IdempotencyError as exc:
             # The card changed since the first attempt: the invoice's PaymentIntent exists already.
-            found = self._intent_for_invoice(agreement_ref, invoice.invoice_id)
+            found = self._intent_for_invoice(agreement_ref, invoice.invoice_id, attempt)
             if found is None:
                 raise provider_error(exc, f"charge invoice {invoice.invoice_id}") from exc
             return self._charge_result(found)

@@ -1,0 +1,480 @@
+"""Telling a card payer, once, that the saved card expires this month: the daily card-expiry job.
+
+**The rule.** A card is valid through the last day of its expiry month, so the first charge that fails is
+the first one after that month. The customer of an active card agreement is told by e-mail, in their
+language, on the first run on or after the 1st of the card's expiry month (at least 28 days before that
+charge), with the link where they replace the card (``Settings.card_update_url``). One message per
+agreement and expiry month: its key is ``card-expiring:<agreement id>:<yyyy-mm>``, so a rerun the same
+day, the next day or after a crash sends nothing more. Nobody is told when the agreement is no longer
+active, when the subscription ends by the end of the expiry month (no renewal would fail), when the card
+was replaced meanwhile (it is watched under its own month), or when the customer opted out of e-mail. A
+card first seen after its expiry month is not told here: its charge fails and the failed-charge path
+sends the customer a link to pay on session.
+
+**Where the expiry comes from, without a scan.** Stripe knows the card; Abo keeps one item per card
+agreement, listed on gsi1 under the card's expiry month until the customer has been told about it:
+
+| Item | pk | sk | listed (gsi1) until the customer is told |
+|---|---|---|---|
+| an agreement's card | ``PAYCARD#<agreement id>`` | ``CARD`` | ``CARDEXP#<yyyy-mm>`` / ``<agreement id>`` |
+
+The job keeps those items fresh from the card payments the ledger recorded today and on the two days
+before (the payments list, gsi1 ``PAYMENTS#<yyyy-mm>``): every paid first invoice and every renewal
+charged to a card brings its agreement in, and its card is fetched from Stripe at most once per calendar
+month. Then it reads this month's partition ``CARDEXP#<yyyy-mm>`` and tells each customer, after fetching
+the card once more on that day unless it was fetched that day already (the customer may have replaced it).
+
+**Provider cost per card:** at most one ``card_details`` call (one Stripe request, the customer with its
+default card expanded; two for a customer without a default card) per calendar month in which the card is
+charged, plus one on the day its notice goes out; a run makes at most :data:`FETCH_BUDGET` of them and
+stops early while Stripe is unavailable (what is left is still listed for the next run).
+
+**Not covered:** a card that was never charged (a free first invoice saved it through a SetupIntent) is
+first seen at its first charge. Writing the item in the transaction that activates a card agreement would
+close that gap.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote
+
+from chalicelib.billing.models import Invoice
+from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod
+from chalicelib.clock import Clock
+from chalicelib.customers.models import Customer
+from chalicelib.ledger.models import Payment
+from chalicelib.notifications.render import MessageKind, supported_language
+from chalicelib.notifications.sender import Channel, NotificationSender, Recipient, SendStatus
+from chalicelib.observability import logger
+from chalicelib.payments.errors import ProviderError, ProviderUnavailableError
+from chalicelib.payments.records import PROVIDER_OF, PaymentSetup, SetupState, setup_keys
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, WriteConflictError, document_item
+from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+
+if TYPE_CHECKING:
+    from chalicelib.payments.stripe_card import SavedCard
+
+# The payments list is read for today and this many days before, so a missed run is caught up.
+LOOKBACK_DAYS = 2
+# Card fetches (``card_details`` calls) one run makes at most; the rest waits for the next run.
+FETCH_BUDGET = 1000
+CARD_PROVIDER = PROVIDER_OF[PaymentMethod.CARD]
+KIND = "payment_card"
+
+
+class CardSource(Protocol):
+    """Where the saved card of an agreement is read (the Stripe adapter)."""
+
+    def card_details(self, customer_id: str) -> SavedCard | None:
+        """The card the next charge would use; None when there is none."""
+        ...
+
+
+class CardOnFile(Document):
+    """What Abo keeps of a saved card: never the number."""
+
+    payment_method_id: str
+    brand: str | None = None
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class CardExpiryRecord(Document):
+    """One card agreement's card as last fetched, and the expiry month its customer was told about."""
+
+    agreement_id: str
+    provider_reference: str
+    card: CardOnFile | None = None
+    checked_on: date
+    handled_month: str | None = None
+    outcome: str | None = None
+    updated_at: datetime
+
+
+# ---- the rule (pure) --------------------------------------------------------------------------------------
+
+
+def month_of(day: date) -> str:
+    """``yyyy-mm`` of a day."""
+    return f"{day:%Y-%m}"
+
+
+def expiry_month(card: CardOnFile) -> str:
+    """``yyyy-mm`` of the last month the card can be charged."""
+    return f"{card.exp_year:04d}-{card.exp_month:02d}"
+
+
+def expires(card: CardOnFile) -> date:
+    """The card's expiry as the template takes it (the 1st of its month, rendered "March 2027")."""
+    return date(card.exp_year, card.exp_month, 1)
+
+
+def first_day_after(card: CardOnFile) -> date:
+    """The first day the card can no longer be charged."""
+    if card.exp_month == 12:
+        return date(card.exp_year + 1, 1, 1)
+    return date(card.exp_year, card.exp_month + 1, 1)
+
+
+def notice_due(card: CardOnFile, today: date) -> bool:
+    """True in the card's expiry month: from its 1st the customer is told."""
+    return expiry_month(card) == month_of(today)
+
+
+def needs_check(checked_on: date | None, today: date) -> bool:
+    """A card is fetched from the provider at most once per calendar month."""
+    return checked_on is None or month_of(checked_on) != month_of(today)
+
+
+def listed_month(record: CardExpiryRecord) -> str | None:
+    """The month a record is listed under: its card's expiry month, until the customer was told."""
+    if record.card is None:
+        return None
+    month = expiry_month(record.card)
+    return None if record.handled_month == month else month
+
+
+def renews_after(subscription: Subscription, card: CardOnFile) -> bool:
+    """True when the subscription still has days to charge after the card's expiry month."""
+    if subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED):
+        return False
+    return subscription.ends_on is None or subscription.ends_on > first_day_after(card)
+
+
+def message_key(agreement_id: str, month: str) -> str:
+    """The notice's key: one message per agreement and expiry month."""
+    return f"card-expiring:{agreement_id}:{month}"
+
+
+def card_update_url(template: str, *, agreement_id: str, customer_id: str, language: str) -> str:
+    """``Settings.card_update_url`` filled in (each value URL-encoded)."""
+    return template.format(
+        agreement_id=quote(agreement_id, safe=""),
+        customer_id=quote(customer_id, safe=""),
+        language=quote(language, safe=""),
+    )
+
+
+# ---- keys and items ---------------------------------------------------------------------------------------
+
+
+def expiry_partition(month: str) -> str:
+    """The gsi1 partition of the cards expiring in ``month`` whose customers were not told yet."""
+    return f"CARDEXP#{month}"
+
+
+def card_keys(agreement_id: str, listed: str | None = None) -> Keys:
+    """An agreement's card item, listed under ``listed`` (a month) when given."""
+    index = (expiry_partition(listed), agreement_id) if listed else None
+    return Keys(f"PAYCARD#{agreement_id}", "CARD", gsi1=index)
+
+
+def record_item(record: CardExpiryRecord, version: int = 1) -> DocumentItem:
+    """The record's item, listed under its card's expiry month until the customer was told."""
+    return document_item(KIND, card_keys(record.agreement_id, listed_month(record)), record, version=version)
+
+
+# ---- the job ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CardExpiryReport:
+    """What one run did."""
+
+    run_date: str
+    card_payments: int = 0
+    cards_fetched: int = 0
+    due: int = 0
+    sent: list[str] = field(default_factory=list)
+    not_sent: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+
+
+class _BudgetSpentError(Exception):
+    """The run fetched as many cards as it may."""
+
+
+def _chargeable(setup: PaymentSetup) -> bool:
+    return (
+        setup.method == PaymentMethod.CARD
+        and setup.state == SetupState.ACTIVE
+        and setup.provider_reference is not None
+    )
+
+
+class CardExpiryService:
+    """The daily job: refresh the cards of agreements charged lately, tell this month's expiring ones."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        cards: CardSource,
+        notifications: NotificationSender,
+        clock: Clock,
+        *,
+        update_url: str,
+        budget: int = FETCH_BUDGET,
+    ) -> None:
+        self._store = store
+        self._cards = cards
+        self._notifications = notifications
+        self._clock = clock
+        self._update_url = update_url
+        self._budget = budget
+
+    def run(self, today: date) -> CardExpiryReport:
+        """Refresh, then tell; a provider outage or the spent budget ends the run early (rerunnable)."""
+        report = CardExpiryReport(run_date=today.isoformat())
+        outcomes: Counter[str] = Counter()
+        try:
+            fresh = self._refresh(self._charged_agreements(today, report), today, report)
+            self._tell_all(today, fresh, report, outcomes)
+        except ProviderUnavailableError as error:
+            report.interrupted = str(error)
+            logger.warning("card provider unavailable; the card-expiry run stops for now")
+        except _BudgetSpentError:
+            report.interrupted = f"fetched {report.cards_fetched} cards, the budget of one run"
+            logger.warning("card-expiry run used its budget", extra={"budget": self._budget})
+        report.not_sent = dict(sorted(outcomes.items()))
+        return report
+
+    # ---- which agreements were charged lately ---------------------------------------------------------
+
+    def _charged_agreements(self, today: date, report: CardExpiryReport) -> list[str]:
+        invoice_ids: dict[str, None] = {}
+        for payment in self._payments(today - timedelta(days=LOOKBACK_DAYS), today):
+            if payment.source != CARD_PROVIDER:
+                continue
+            report.card_payments += 1
+            for invoice_id in (payment.invoice_id, *(a.invoice_id for a in payment.allocations)):
+                if invoice_id:
+                    invoice_ids[invoice_id] = None
+        if not invoice_ids:
+            return []
+        invoices = self._store.batch_get((keys.invoice(i).pk, "INVOICE") for i in invoice_ids)
+        subscription_ids: dict[str, None] = {}
+        for invoice_id in invoice_ids:
+            found = invoices.get((keys.invoice(invoice_id).pk, "INVOICE"))
+            invoice = found.document(Invoice) if found is not None and found.doc else None
+            if (
+                invoice is not None
+                and invoice.payment_method == PaymentMethod.CARD
+                and invoice.subscription_id
+            ):
+                subscription_ids[invoice.subscription_id] = None
+        subscriptions = self._store.batch_get((keys.subscription(s).pk, "SUB") for s in subscription_ids)
+        agreements: dict[str, None] = {}
+        for subscription_id in subscription_ids:
+            found = subscriptions.get((keys.subscription(subscription_id).pk, "SUB"))
+            if found is not None and found.doc:
+                subscription = found.document(Subscription)
+                if subscription.payment_method == PaymentMethod.CARD:
+                    agreements[subscription.agreement_id] = None
+        return list(agreements)
+
+    @staticmethod
+    def _payments(first: date, last: date) -> Iterator[Payment]:
+        """The payments recorded from ``first`` to ``last``: one query per month partition (gsi1)."""
+        start = first
+        while start <= last:
+            month_end = date(start.year + start.month // 12, start.month % 12 + 1, 1) - timedelta(days=1)
+            end = min(last, month_end)
+            for item in DocumentItem.gsi1.query(
+                keys.payments_month(start),
+                DocumentItem.gsi1sk.between(f"{start.isoformat()}#", f"{end.isoformat()}#~"),
+            ):
+                if item.doc is not None:
+                    yield item.document(Payment)
+            start = end + timedelta(days=1)
+
+    def _pages(self, pk: str, prefix: str | None = None) -> Iterable[DocumentItem]:
+        cursor: str | None = None
+        while True:
+            page = self._store.query(pk, prefix, index="gsi1", cursor=cursor)
+            yield from page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
+    # ---- keeping the cards fresh ------------------------------------------------------------------------
+
+    def _refresh(self, agreement_ids: list[str], today: date, report: CardExpiryReport) -> list[str]:
+        """Fetch the card of each agreement not fetched this month; returns those now due this month."""
+        due: list[str] = []
+        for start in range(0, len(agreement_ids), 50):
+            chunk = agreement_ids[start : start + 50]
+            found = self._store.batch_get(
+                [(setup_keys(a).pk, "SETUP") for a in chunk] + [(card_keys(a).pk, "CARD") for a in chunk]
+            )
+            for agreement_id in chunk:
+                setup_item = found.get((setup_keys(agreement_id).pk, "SETUP"))
+                setup = (
+                    setup_item.document(PaymentSetup) if setup_item is not None and setup_item.doc else None
+                )
+                if setup is None or not _chargeable(setup):
+                    continue
+                stored = found.get((card_keys(agreement_id).pk, "CARD"))
+                record = stored.document(CardExpiryRecord) if stored is not None and stored.doc else None
+                if record is not None and not needs_check(record.checked_on, today):
+                    continue
+                assert setup.provider_reference is not None
+                try:
+                    card = self._fetch(setup.provider_reference, report)
+                except ProviderUnavailableError:
+                    raise
+                except ProviderError as error:
+                    self._refused(agreement_id, error, report)
+                    continue
+                checked = CardExpiryRecord(
+                    agreement_id=agreement_id,
+                    provider_reference=setup.provider_reference,
+                    card=card,
+                    checked_on=today,
+                    handled_month=record.handled_month if record else None,
+                    outcome=record.outcome if record else None,
+                    updated_at=self._clock.now(),
+                )
+                version = int(stored.version) if record is not None and stored is not None else None
+                if self._save(checked, version) and listed_month(checked) == month_of(today):
+                    due.append(agreement_id)
+        return due
+
+    def _fetch(self, customer_ref: str, report: CardExpiryReport) -> CardOnFile | None:
+        if report.cards_fetched >= self._budget:
+            raise _BudgetSpentError
+        report.cards_fetched += 1
+        card = self._cards.card_details(customer_ref)
+        if card is None:
+            return None
+        return CardOnFile(
+            payment_method_id=card.payment_method_id,
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+
+    @staticmethod
+    def _refused(agreement_id: str, error: ProviderError, report: CardExpiryReport) -> None:
+        report.failed.append(agreement_id)
+        logger.warning(
+            "the card provider refused to describe a card",
+            extra={"agreement_id": agreement_id, "error": str(error)},
+        )
+
+    def _save(self, record: CardExpiryRecord, version: int | None) -> bool:
+        try:
+            if version is None:
+                self._store.put_new(record_item(record))
+            else:
+                self._store.write([], [(record_item(record, version), version)])
+        except WriteConflictError:
+            logger.info("card record changed meanwhile", extra={"agreement_id": record.agreement_id})
+            return False
+        return True
+
+    # ---- telling the customers ----------------------------------------------------------------------------
+
+    def _tell_all(
+        self, today: date, fresh: list[str], report: CardExpiryReport, outcomes: Counter[str]
+    ) -> None:
+        candidates = dict.fromkeys(fresh)
+        for item in self._pages(expiry_partition(month_of(today))):
+            if item.gsi1sk:
+                candidates[item.gsi1sk] = None
+        for agreement_id in candidates:
+            outcome = self._tell(agreement_id, today, report)
+            if outcome is not None and outcome != SendStatus.SENT.value:
+                outcomes[outcome] += 1
+
+    def _tell(self, agreement_id: str, today: date, report: CardExpiryReport) -> str | None:  # noqa: PLR0911
+        """Tell one customer whose card expires this month; returns what happened (None: not due)."""
+        month = month_of(today)
+        card_pk, setup_pk = card_keys(agreement_id).pk, setup_keys(agreement_id).pk
+        found = self._store.batch_get([(card_pk, "CARD"), (setup_pk, "SETUP")])
+        stored = found.get((card_pk, "CARD"))
+        if stored is None or stored.doc is None:
+            return None
+        record, version = stored.document(CardExpiryRecord), int(stored.version)
+        if record.card is None or listed_month(record) != month:
+            return None  # told already, or the index entry is older than the item
+        report.due += 1
+        setup_item = found.get((setup_pk, "SETUP"))
+        setup = setup_item.document(PaymentSetup) if setup_item is not None and setup_item.doc else None
+        if setup is None or not _chargeable(setup):
+            return self._handled(record, version, month, "agreement_ended")
+        subscription = self._store.get_document(
+            keys.subscription(setup.subscription_id).pk, "SUB", Subscription
+        )
+        if subscription is None or not renews_after(subscription, record.card):
+            return self._handled(record, version, month, "no_renewal")
+        if record.checked_on != today:
+            try:
+                card = self._fetch(record.provider_reference, report)
+            except ProviderUnavailableError:
+                raise
+            except ProviderError as error:
+                self._refused(agreement_id, error, report)
+                return "refused"
+            record = record.model_copy(
+                update={"card": card, "checked_on": today, "updated_at": self._clock.now()}
+            )
+            if card is None or not notice_due(card, today):
+                self._save(record, version)  # listed under the new card's month, or no longer
+                return "card_replaced" if card is not None else "no_card"
+        assert record.card is not None
+        customer_keys = keys.customer(setup.customer_id)
+        entity_pk = keys.legal_entity(subscription.legal_entity_id).pk
+        people = self._store.batch_get([(customer_keys.pk, customer_keys.sk), (entity_pk, "ENTITY")])
+        customer_item = people.get((customer_keys.pk, customer_keys.sk))
+        entity_item = people.get((entity_pk, "ENTITY"))
+        if customer_item is None or entity_item is None or not customer_item.doc or not entity_item.doc:
+            return self._handled(record, version, month, "no_customer")
+        customer = customer_item.document(Customer)
+        key = message_key(agreement_id, month)
+        try:
+            result = self._notifications.send(
+                message_key=key,
+                kind=MessageKind.CARD_EXPIRING,
+                channel=Channel.EMAIL,
+                recipient=Recipient.of(
+                    customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
+                ),
+                context={
+                    "customer_name": customer.name,
+                    "seller_name": entity_item.document(LegalEntity).name,
+                    "card_last4": record.card.last4,
+                    "expires": expires(record.card),
+                    "update_url": card_update_url(
+                        self._update_url,
+                        agreement_id=agreement_id,
+                        customer_id=customer.id,
+                        language=supported_language(customer.language),
+                    ),
+                },
+            )
+        except Exception:
+            # One refused message (an address SES will not take) must not hold up the others; the card
+            # stays listed and the next run tries again.
+            logger.exception("card expiry notice not sent", extra={"agreement_id": agreement_id})
+            return "send_failed"
+        if result.status == SendStatus.SENT:
+            report.sent.append(key)
+            logger.info("card expiry notice sent", extra={"agreement_id": agreement_id, "month": month})
+        return self._handled(record, version, month, result.status.value)
+
+    def _handled(self, record: CardExpiryRecord, version: int, month: str, outcome: str) -> str:
+        """Record that this month's notice is decided (sent, or why not): the item leaves the list."""
+        done = record.model_copy(
+            update={"handled_month": month, "outcome": outcome, "updated_at": self._clock.now()}
+        )
+        self._save(done, version)
+        return outcome
