@@ -2,9 +2,14 @@
 
 Before a message goes out, a marker item ``NOTIFICATION#<key>`` / ``SENT`` is created with a conditional
 write; a second send of the same key finds it and sends nothing. The marker is claimed before the
-provider call (status ``sending``) and completed after it (``sent``, with the provider's message id), so a
-crash between the two leaves a claim and never a second message: the same key never sends twice. If the
-provider refuses the message, the claim is removed so that a retry may send it.
+provider call (status ``sending``) and completed after it (``sent``, with the provider's message id). If
+the provider refuses the message, the claim is removed so that a retry may send it.
+
+A crash between the claim and its completion leaves a claim that no one completes. Such a claim older
+than :data:`STALE_CLAIM` is taken over by the next send of the key (a conditional write at its version,
+so only one taker) and the message is sent then: a reminder whose fee was charged must not be lost. The
+price is that a crash after the provider accepted the message, but before the marker said so, sends it
+twice. Both copies carry the same Message-ID, derived from the key.
 
 Opt-outs are per channel; an opted-out or unreachable recipient gets nothing and no marker, and the
 result says so (a dunning step can then fall back to paper).
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +32,7 @@ from chalicelib.notifications.render import MessageKind, RenderedMessage, render
 from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, document_item
 
 KIND = "notification"
+STALE_CLAIM = timedelta(minutes=15)  # far beyond one provider call and the Lambda's own timeout
 
 
 class SesClient(Protocol):
@@ -191,12 +197,14 @@ class NotificationSender:
         )
         keys = marker_keys(message_key)
         claim_item = document_item(KIND, keys, claim, status=claim.status)
+        version = 1
         try:
             self.store.put_new(claim_item)
         except WriteConflictError:
-            existing = self.store.get_document(keys.pk, keys.sk, SentNotification)
-            provider_id = existing.provider_message_id if existing else None
-            return SendResult(SendStatus.DUPLICATE, message_key, channel, provider_id)
+            taken = self._take_over_stale(keys, claim)
+            if isinstance(taken, SendResult):
+                return taken
+            version = taken
         try:
             if channel is Channel.EMAIL:
                 provider_id, path = self._email(message, address, message_key, now, attachments)
@@ -206,8 +214,33 @@ class NotificationSender:
             self.store.write([], [], deletes=[document_item(KIND, keys, claim)])
             raise
         sent = claim.model_copy(update={"status": "sent", "sent_at": now, "provider_message_id": provider_id})
-        self.store.write([], [(document_item(KIND, keys, sent, status=sent.status), 1)])
+        self.store.write([], [(document_item(KIND, keys, sent, status=sent.status), version)])
         return SendResult(SendStatus.SENT, message_key, channel, provider_id, path)
+
+    def _take_over_stale(self, keys: Keys, claim: SentNotification) -> int | SendResult:
+        """The marker's version after taking over a stale ``sending`` claim of the key, or the
+        duplicate result when the key was sent, or is being sent, by someone else."""
+        stored = self.store.get(keys.pk, keys.sk)
+        existing = stored.document(SentNotification) if stored is not None and stored.doc else None
+        duplicate = SendResult(
+            SendStatus.DUPLICATE,
+            claim.message_key,
+            claim.channel,
+            existing.provider_message_id if existing else None,
+        )
+        if (
+            stored is None
+            or existing is None
+            or existing.status != "sending"
+            or claim.claimed_at - existing.claimed_at < STALE_CLAIM
+        ):
+            return duplicate
+        expected = int(stored.version)
+        try:
+            self.store.write([], [(document_item(KIND, keys, claim, status=claim.status), expected)])
+        except WriteConflictError:
+            return duplicate
+        return expected + 1
 
     def _email(
         self,

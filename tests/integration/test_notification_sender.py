@@ -4,7 +4,7 @@ to a customer who opted out of the channel."""
 from __future__ import annotations
 
 import email
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -23,13 +23,16 @@ from chalicelib.money import Currency, Money
 from chalicelib.notifications.outbox import Attachment
 from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import (
+    STALE_CLAIM,
     Channel,
     NotificationSender,
     Recipient,
+    SendResult,
     SendStatus,
     SentNotification,
     marker_keys,
 )
+from chalicelib.store.documents import document_item
 from tests.support.aws import REGION
 
 FROM = "faktura@avishuset.no"
@@ -269,3 +272,42 @@ def test_a_refused_message_releases_its_key_for_a_retry(services: Services, sns:
         context=invoice_context(),
     )
     assert retried.status is SendStatus.SENT
+
+
+def test_a_claim_left_by_a_crash_is_taken_over_once_it_is_stale_and_the_letter_goes_out(
+    services: Services, ses: Any, sns: Any, outbox: Path
+) -> None:
+    # Given a reminder whose send crashed after claiming its key (the claim says "sending", no message)
+    keys = marker_keys("dunning:inv_42:reminder-1")
+    crashed = SentNotification(
+        message_key="dunning:inv_42:reminder-1",
+        kind=MessageKind.REMINDER,
+        channel=Channel.EMAIL,
+        customer_id="cus_kari",
+        address="kari@example.no",
+        language="nb",
+        status="sending",
+        claimed_at=NOW,
+    )
+    services.documents.put_new(document_item("notification", keys, crashed, status="sending"))
+
+    def send_at(moment: datetime) -> SendResult:
+        sender = NotificationSender(services.documents, ses, sns, FixedClock(moment), from_address=FROM)
+        return sender.send(
+            message_key="dunning:inv_42:reminder-1",
+            kind=MessageKind.REMINDER,
+            channel=Channel.EMAIL,
+            recipient=KARI,
+            context=reminder_context(),
+        )
+
+    # When the dunning worker retries within the stale limit, the claim may still be in flight: nothing
+    assert send_at(NOW + STALE_CLAIM - timedelta(seconds=1)).status is SendStatus.DUPLICATE
+    assert sent_raw_emails() == []
+    # Then past it, the retry takes the claim over and the letter goes out, once
+    assert send_at(NOW + STALE_CLAIM).status is SendStatus.SENT
+    assert len(sent_raw_emails()) == 1
+    marker = services.documents.get_document(keys.pk, keys.sk, SentNotification)
+    assert marker is not None and (marker.status, marker.claimed_at) == ("sent", NOW + STALE_CLAIM)
+    assert send_at(NOW + 2 * STALE_CLAIM).status is SendStatus.DUPLICATE
+    assert len(sent_raw_emails()) == 1
