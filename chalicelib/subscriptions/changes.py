@@ -49,6 +49,7 @@ from chalicelib.ledger.service import LedgerService
 from chalicelib.notifications.queue import (
     Notice,
     NotificationQueue,
+    invoice_issued,
     subscription_changed,
     subscription_paused,
 )
@@ -313,9 +314,12 @@ class ChangeService:
                 )
             try:
                 self._issue(subscription, int(item.version), planned)
-                break
             except WriteConflictError:
                 time.sleep(0.002 * 2 ** min(attempt, 4))
+                continue
+            if planned.lines:
+                self.notify(invoice_issued(planned.invoice_id))  # the restated time's invoice
+            break
         else:
             raise UnavailableError("the invoice series is busy; try again")
         self._drafts.rebuild(subscription_id)

@@ -158,9 +158,11 @@ def test_a_change_pause_and_stop_are_told(shop: World, services: Services) -> No
     services.changes.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))  # a retry
     services.stops.stop(subscription_id, StopWhen.NOW, None)
     notices = queued(services)
+    # The stop credits the unpaid January and invoices the day used, like any issued invoice
     assert [n.key for n in notices] == [
         f"subscription-paused:{subscription_id}:2027-02-01",
         f"subscription-paused:{subscription_id}:2027-02-01",
+        f"invoice-issued:inv_{subscription_id.removeprefix('sub_')}_r1",
         f"subscription-stopped:{subscription_id}",
     ]
     for notice in notices:
@@ -212,3 +214,19 @@ def test_dunning_suspends_access_and_stops_the_subscription(
         date(2027, 2, 20),
         "dunning: unpaid invoice",
     )
+
+
+def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, services: Services) -> None:
+    invoice = shop.order("kari@example.no")
+    queued(services)
+    subscription_id = invoice.subscription_id or ""
+    services.changes.change(subscription_id, None, 2, StopWhen.NOW)
+    notices = queued(services)
+    issued = [n for n in notices if n.kind is MessageKind.INVOICE_ISSUED]
+    assert len(issued) == 1 and issued[0].refs["invoice_id"] != invoice.id
+    restated = shop.invoice(issued[0].refs["invoice_id"])
+    assert (restated.status, restated.subscription_id) == ("issued", subscription_id)
+    assert [n.kind for n in notices].count(MessageKind.SUBSCRIPTION_CHANGED) == 1
+    for notice in notices:
+        services.notification_dispatcher.dispatch(notice)
+    assert issued[0].key in dict(sent_mail())
