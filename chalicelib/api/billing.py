@@ -26,7 +26,9 @@ router = Router("billing", tag="billing")
 def get_subscription(call: Call) -> SubscriptionView:
     """A subscription with the draft of its next invoice."""
     found = call.services.subscriptions.subscription(call.path["id"])
-    return subscription_view(found.subscription, found.plan_id, found.current_period, found.draft)
+    return subscription_view(
+        found.subscription, found.plan_id, found.current_period, found.draft, found.agreement_status
+    )
 
 
 @router.route(
@@ -88,12 +90,16 @@ def stop_subscription(call: Call) -> SubscriptionView:
     request = call.body(StopRequest)
     call.services.stops.stop(call.path["id"], request.effective, request.reason)
     found = call.services.subscriptions.subscription(call.path["id"])
-    return subscription_view(found.subscription, found.plan_id, found.current_period, found.draft)
+    return subscription_view(
+        found.subscription, found.plan_id, found.current_period, found.draft, found.agreement_status
+    )
 
 
 def _view(call: Call, subscription_id: str) -> SubscriptionView:
     found = call.services.subscriptions.subscription(subscription_id)
-    return subscription_view(found.subscription, found.plan_id, found.current_period, found.draft)
+    return subscription_view(
+        found.subscription, found.plan_id, found.current_period, found.draft, found.agreement_status
+    )
 
 
 class ChangeRequest(RequestModel):

@@ -191,8 +191,12 @@ def customer_subscriptions(call: Call) -> CustomerSubscriptionList:
     query = call.query(ListQuery)
     page = call.services.customers.subscriptions(call.path["id"], query.limit, query.cursor)
     today = call.services.subscriptions.today_for_all(page.items)
+    agreements = call.services.subscriptions.agreement_statuses(page.items)
     return CustomerSubscriptionList(
-        items=[subscription_view(sub, *today[sub.id], None) for sub in page.items],
+        items=[
+            subscription_view(sub, *today[sub.id], None, agreements.get(sub.agreement_id))
+            for sub in page.items
+        ],
         next_cursor=page.next_cursor,
     )
 

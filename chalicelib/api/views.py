@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pydantic import Field
+
 from chalicelib.api.schemas import MoneyModel, ResponseModel
 from chalicelib.billing.models import DatePeriod, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from chalicelib.catalog.models import PaymentMethod
 from chalicelib.money import Currency, Money
-from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+from chalicelib.subscriptions.models import AgreementStatus, Subscription, SubscriptionStatus
 
 
 class PeriodView(ResponseModel):
@@ -147,6 +149,10 @@ class SubscriptionView(ResponseModel):
     status: SubscriptionStatus
     payment_method: PaymentMethod
     agreement_id: str
+    agreement_status: AgreementStatus | None = Field(
+        description="the payment agreement's state; stopped: the customer stopped it (e.g. in the Vipps "
+        "app) and must choose another way to pay"
+    )
     start_date: date
     binding_end: date | None
     ends_on: date | None
@@ -156,7 +162,11 @@ class SubscriptionView(ResponseModel):
 
 
 def subscription_view(
-    subscription: Subscription, plan_id: str, current_period: DatePeriod, draft: Invoice | None
+    subscription: Subscription,
+    plan_id: str,
+    current_period: DatePeriod,
+    draft: Invoice | None,
+    agreement_status: AgreementStatus | None,
 ) -> SubscriptionView:
     """The API's shape of a subscription; ``plan_id`` and ``current_period`` are today's."""
     return SubscriptionView(
@@ -170,6 +180,7 @@ def subscription_view(
         status=subscription.status,
         payment_method=subscription.payment_method,
         agreement_id=subscription.agreement_id,
+        agreement_status=agreement_status,
         start_date=subscription.start_date,
         binding_end=subscription.binding_end,
         ends_on=subscription.ends_on,

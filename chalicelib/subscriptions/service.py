@@ -13,7 +13,7 @@ from chalicelib.clock import Clock, local_date
 from chalicelib.errors import NotFoundError
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
-from chalicelib.subscriptions.models import Subscription
+from chalicelib.subscriptions.models import AgreementStatus, PaymentAgreement, Subscription
 from chalicelib.subscriptions.timeline import period_containing_day
 
 
@@ -31,6 +31,7 @@ class SubscriptionWithDraft:
     plan_id: str
     current_period: DatePeriod
     draft: Invoice | None
+    agreement_status: AgreementStatus | None = None
 
 
 class SubscriptionService:
@@ -41,17 +42,29 @@ class SubscriptionService:
         self._clock = clock
 
     def subscription(self, subscription_id: str) -> SubscriptionWithDraft:
-        """A subscription with its draft (one read each), or 404."""
+        """A subscription with its draft and its payment agreement's state (two reads), or 404."""
         found = self._store.get_document(keys.subscription(subscription_id).pk, "SUB", Subscription)
         if found is None:
             raise NotFoundError(f"no subscription {subscription_id}")
-        draft = (
-            self._store.get_document(keys.invoice(found.next_invoice_id).pk, "INVOICE", Invoice)
-            if found.next_invoice_id
+        agreement_key = (keys.agreement(found.agreement_id).pk, "AGREEMENT")
+        draft_key = (keys.invoice(found.next_invoice_id).pk, "INVOICE") if found.next_invoice_id else None
+        items = self._store.batch_get([agreement_key, *([draft_key] if draft_key else [])])
+        draft_item = items.get(draft_key) if draft_key else None
+        draft = draft_item.document(Invoice) if draft_item is not None and draft_item.doc else None
+        plan_id, current = self.today(found, load_plan_chain(self._store, (p.plan_id for p in found.phases)))
+        agreement_item = items.get(agreement_key)
+        status = (
+            agreement_item.document(PaymentAgreement).status
+            if agreement_item is not None and agreement_item.doc
             else None
         )
-        plan_id, current = self.today(found, load_plan_chain(self._store, (p.plan_id for p in found.phases)))
-        return SubscriptionWithDraft(found, plan_id, current, draft)
+        return SubscriptionWithDraft(found, plan_id, current, draft, status)
+
+    def agreement_statuses(self, subscriptions: list[Subscription]) -> dict[str, AgreementStatus]:
+        """The state of each subscription's payment agreement, by agreement id (one batch read)."""
+        items = self._store.batch_get((keys.agreement(s.agreement_id).pk, "AGREEMENT") for s in subscriptions)
+        agreements = [item.document(PaymentAgreement) for item in items.values() if item.doc]
+        return {agreement.id: agreement.status for agreement in agreements}
 
     def today(self, subscription: Subscription, plans: Mapping[str, Plan]) -> tuple[str, DatePeriod]:
         """The plan and billing period a subscription is in today (its first period before it starts)."""

@@ -54,7 +54,7 @@ def test_a_person_orders_with_invoice(http: Http, catalog: Catalog) -> None:
     assert placed["payment"] == {"status": "awaiting_payment", "redirect_url": None, "kid": invoice["kid"]}
     # And the subscription is active with February's draft, issued 14 days ahead and due on 1 February
     _, subscription = http.get(f"/v1/subscriptions/{placed['subscription_id']}")
-    assert subscription["status"] == "active"
+    assert (subscription["status"], subscription["agreement_status"]) == ("active", "active")
     assert subscription["current_period"] == {"start": "2027-01-01", "end": "2027-02-01"}
     draft = subscription["next_invoice"]
     assert (draft["status"], draft["number"], draft["kid"]) == ("draft", None, None)

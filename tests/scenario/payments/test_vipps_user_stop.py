@@ -59,6 +59,10 @@ def test_a_user_stop_in_the_vipps_app_halts_charging(api: Api, stack: LocalStack
         if inv["id"] != placed["invoice_id"] and inv["status"] != "draft"
     ]
     assert (renewal["due_date"], renewal["status"]) == ("2027-02-01", "issued")
+    flagged = api.get(f"/v1/subscriptions/{placed['subscription_id']}").json()
+    assert (flagged["status"], flagged["agreement_status"]) == ("active", "stopped")
+    listed = api.get(f"/v1/customers/{placed['customer_id']}/subscriptions").json()["items"]
+    assert [s["agreement_status"] for s in listed] == ["stopped"]
     assert stack.services.payments.charge(renewal["id"]) is None
     key = f"payments:{renewal['id']}:agreement-stopped"
     mails = wait_for(
