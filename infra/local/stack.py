@@ -8,6 +8,7 @@ endpoint from there) and puts it back on :meth:`LocalStack.stop`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
@@ -60,8 +61,8 @@ class StackSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ABO_", extra="ignore")
 
-    port: int = Field(default=8000, description="the API's port")
-    aws_port: int = Field(default=4566, description="moto's port")
+    port: int = Field(default=8000, ge=0, description="the API's port (0: any free port)")
+    aws_port: int = Field(default=4566, ge=0, description="moto's port (0: any free port)")
     var_dir: Path = Field(default=Path("var"), description="inbox and saved state live here")
     admin_token: str = Field(default="", description="generated and printed when empty")
     stack_name: str = "abo"
@@ -211,19 +212,27 @@ class LocalStack:
         log.info("local stack ready in %.1f s", time.monotonic() - started)
 
     def _start(self) -> None:
-        _ensure_port_free(self.settings.aws_port, "the AWS emulator's (ABO_AWS_PORT)")
-        _ensure_port_free(self.settings.port, "the API's (ABO_PORT)")
+        if self.settings.aws_port:
+            _ensure_port_free(self.settings.aws_port, "the AWS emulator's (ABO_AWS_PORT)")
+        if self.settings.port:
+            _ensure_port_free(self.settings.port, "the API's (ABO_PORT)")
         if not self.settings.template_path.is_file():
             raise StackError(f"no template at {self.settings.template_path}")
         self.var_dir.mkdir(parents=True, exist_ok=True)
         # moto logs every request through werkzeug; the SQS long polls alone would flood the console.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-        self._set_aws_environment()
         from infra.emulator import AwsEmulator
 
+        # Port 0 binds a free port and keeps it: a port probed free and bound later can be taken in
+        # between (an outgoing connection's ephemeral port, another test worker), which once failed CI.
         self._moto = AwsEmulator(HOST, self.settings.aws_port)
         self._moto.start()
+        self._bind_api()
+        self.settings = self.settings.model_copy(
+            update={"aws_port": self._moto.get_host_and_port()[1], "port": self._api_port()}
+        )
+        self._set_aws_environment()
 
         from chalicelib.jobs.template import load_template
 
@@ -261,7 +270,7 @@ class LocalStack:
             self.seeded = seed_demo_catalog(services.catalog)
 
         self._start_workers(services, self.resources)
-        self._start_api()
+        self._serve_api()
         self._ready = True
 
     def _set_aws_environment(self) -> None:
@@ -388,6 +397,11 @@ class LocalStack:
             thread.start()
             self._threads.append(thread)
 
+        # Lambda imports each function's module alone, in its own process. Here every worker shares one
+        # process, and two threads importing netsgiro at once (its modules import each other) saw it
+        # half-initialised and failed; so import the handlers now, one after another.
+        for handler in sorted(set(services.wiring.functions.values())):
+            importlib.import_module(handler.rpartition(".")[0])
         # Lambda's SQS event-source mapping: one long-polling consumer per queue the template wires.
         for consumer in services.wiring.queues:
             loop(
@@ -419,7 +433,8 @@ class LocalStack:
         for folder in self.drop_folders:
             folder.poll()
 
-    def _start_api(self) -> None:
+    def _bind_api(self) -> None:
+        """Bind the API's socket now (callback URLs need its port); it serves once everything is up."""
         from chalice.config import Config
         from chalice.local import LocalChalice, LocalDevServer, create_local_server
 
@@ -432,6 +447,15 @@ class LocalStack:
             self._api = LocalDevServer(app, config, HOST, self.settings.port)
         else:
             self._api = create_local_server(app, config, HOST, self.settings.port)
+
+    def _api_port(self) -> int:
+        if self._api is None:
+            raise StackError("the API is not bound")
+        return int(self._api.server.server_address[1])
+
+    def _serve_api(self) -> None:
+        if self._api is None:
+            raise StackError("the API is not bound")
         self._api_thread = threading.Thread(target=self._api.server.serve_forever, name="api", daemon=True)
         self._api_thread.start()
 
@@ -448,10 +472,11 @@ class LocalStack:
         saved: SnapshotCounts | None = None
         failure: BaseException | None = None
         if self._api is not None:
-            self._api.shutdown()
-            self._api.server.server_close()
-            if self._api_thread is not None:
+            if self._api_thread is not None:  # shutdown() waits forever for a server never served
+                self._api.shutdown()
                 self._api_thread.join(_JOIN_SECONDS)
+                self._api_thread = None
+            self._api.server.server_close()
             self._api = None
         self._stopping.set()
         for thread in self._threads:

@@ -486,13 +486,6 @@ def _reason(status: int) -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class StripeSimulator:
     """localstripe in a subprocess behind the shim; ``start`` returns the shim's base URL."""
 
@@ -506,27 +499,36 @@ class StripeSimulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 30.0) -> str:
         """Start localstripe on a private port and the shim on ``host:port`` (0: any free port)."""
-        backend_port = free_port(host)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-m",
-                "infra.simulators.stripe",
-                "--backend",
-                "--host",
-                host,
-                "--port",
-                str(backend_port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # The child serves on a socket bound here and inherited: a port probed free and bound later by
+        # the child could be taken in between, and the probe would then talk to a stranger.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind((host, 0))
+            listener.listen(128)
+            backend_port = int(listener.getsockname()[1])
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            }
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.simulators.stripe",
+                    "--backend",
+                    "--host",
+                    host,
+                    "--socket-fd",
+                    str(listener.fileno()),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()  # the child holds its own copy
         backend = f"http://{host}:{backend_port}"
         self._wait(backend, startup_timeout)
         self.shim = StripeShim(backend, self.secret_key)
@@ -626,11 +628,16 @@ def _exit_with_parent() -> None:
     os._exit(0)
 
 
-def run_backend(host: str, port: int) -> None:
-    """Serve localstripe (patched) on ``host:port`` until killed or until its parent process ends."""
+def run_backend(host: str, port: int, socket_fd: int | None = None) -> None:
+    """Serve localstripe (patched) on ``host:port``, or on the inherited listening socket ``socket_fd``,
+    until killed or until its parent process ends."""
     threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
     web = importlib.import_module("aiohttp.web")
-    web.run_app(_patch_localstripe(), host=host, port=port, print=None, access_log=None)
+    if socket_fd is not None:
+        listener = socket.socket(fileno=socket_fd)
+        web.run_app(_patch_localstripe(), sock=listener, print=None, access_log=None)
+    else:
+        web.run_app(_patch_localstripe(), host=host, port=port, print=None, access_log=None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -639,9 +646,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--backend", action="store_true", help="serve localstripe itself (internal)")
+    parser.add_argument("--socket-fd", type=int, help="serve on this inherited listening socket (internal)")
     args = parser.parse_args(argv)
     if args.backend:
-        run_backend(args.host, args.port)
+        run_backend(args.host, args.port, args.socket_fd)
         return
     simulator = StripeSimulator()
     print(f"Stripe (localstripe + shim) {simulator.start(args.host, args.port)}", flush=True)

@@ -38,8 +38,8 @@ from chalicelib.store.documents import document_item
 from chalicelib.subscriptions.models import Subscription
 from chalicelib.subscriptions.writes import subscription_item
 from infra.local.resources import LocalResources
-from infra.simulators.stripe import free_port
 from tests.conftest import make_settings
+from tests.support.aws import free_port
 from tests.support.payment_world import DUE, Payer, Simulators, bind, seed_payer, simulators, with_providers
 
 CHARGED_AT = datetime(2027, 1, 15, 6, tzinfo=UTC)  # the charging job runs at 05:00 UTC

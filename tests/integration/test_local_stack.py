@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import requests
 from infra.local.dropfolder import DropFolder
 from infra.local.resources import LocalResources
 from infra.local.snapshot import restore_snapshot, save_snapshot
-from tests.support.aws import REGION, free_port, fresh_resources
+from tests.support.aws import REGION, fresh_resources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "local-stack-test-token"
@@ -50,18 +51,18 @@ class StackProcess:
     def __init__(self, var_dir: Path, log_path: Path) -> None:
         self.var_dir = var_dir
         self.log_path = log_path
-        self.port = free_port()
-        self.aws_port = free_port()
-        self.api = f"http://127.0.0.1:{self.port}"
-        self.aws_endpoint = f"http://127.0.0.1:{self.aws_port}"
+        # Known once the stack prints its summary: it binds free ports itself (ABO_PORT=0), since a port
+        # probed free here could be taken before the subprocess binds it.
+        self.api = ""
+        self.aws_endpoint = ""
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         # The test session may itself point AWS_* at its own moto; the stack must not inherit that.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ABO_", "AWS_"))}
         env.update(
-            ABO_PORT=str(self.port),
-            ABO_AWS_PORT=str(self.aws_port),
+            ABO_PORT="0",
+            ABO_AWS_PORT="0",
             ABO_VAR_DIR=str(self.var_dir),
             ABO_ADMIN_TOKEN=TOKEN,
             PYTHONUNBUFFERED="1",
@@ -87,6 +88,9 @@ class StackProcess:
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
                 raise AssertionError(f"the stack exited with {self.process.returncode}:\n{self.output}")
+            if not self.api and not self._read_urls():
+                time.sleep(0.2)
+                continue
             try:
                 if requests.get(f"{self.api}/health", timeout=2).status_code == 200:
                     return time.monotonic() - started
@@ -94,6 +98,15 @@ class StackProcess:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"/health was not 200 within {timeout:.0f} s:\n{self.output}")
+
+    def _read_urls(self) -> bool:
+        """Take the API's and moto's URLs from the summary, once it is printed."""
+        api = re.search(r"^  API +(http://\S+)", self.output, re.MULTILINE)
+        aws = re.search(r"^  AWS endpoint +(http://\S+)", self.output, re.MULTILINE)
+        if api is None or aws is None:
+            return False
+        self.api, self.aws_endpoint = api.group(1), aws.group(1)
+        return True
 
     def interrupt(self, timeout: float = 20.0) -> int:
         """Ctrl-C, and the exit code."""
@@ -179,6 +192,8 @@ def test_starts_healthy_and_serves_the_api_and_the_templates_resources(stack: St
     for expected in (stack.api, stack.aws_endpoint, "abo-main", "abo-documents-123456789012", TOKEN):
         assert expected in summary
     assert str(stack.var_dir / "inbox" / "ocr") in summary
+    # The workers start together; once, two of them imported netsgiro at the same moment and failed.
+    assert '"level":"ERROR"' not in summary
 
 
 def test_a_dropped_file_reaches_the_ocr_import_through_s3_and_sqs(stack: StackProcess) -> None:

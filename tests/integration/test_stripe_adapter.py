@@ -22,7 +22,8 @@ from chalicelib.payments.interface import (
 )
 from chalicelib.payments.settings import StripeSettings
 from chalicelib.payments.stripe_card import StripeCardAdapter, StripeChargeResult
-from infra.simulators.stripe import StripeSimulator, free_port
+from infra.simulators.stripe import StripeSimulator
+from tests.support.aws import free_port
 
 SECRET_KEY = "sk_test_abo_integration"
 PAGE = "https://abo.example/pay/card"

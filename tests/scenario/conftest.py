@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from infra.local.stack import LocalStack, StackSettings
-from tests.support.aws import free_port
 
 ADMIN_TOKEN = "scenario-admin-token"
 
@@ -61,8 +60,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, payment_simulators: bool) ->
         patch.setenv("ABO_CLOCK_START", "2027-01-01T08:00:00+00:00")
         patch.setenv("ABO_CLOCK_FROZEN", "true")
         settings = StackSettings(
-            port=free_port(),
-            aws_port=free_port(),
+            port=0,  # the stack binds free ports and keeps them
+            aws_port=0,
             var_dir=Path(tmp_path_factory.mktemp("var")),
             admin_token=ADMIN_TOKEN,
             seed_demo_catalog=False,

@@ -25,11 +25,11 @@ def free_port() -> int:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Run moto on a free loopback port; yields its endpoint URL."""
-    port = free_port()
-    server = AwsEmulator(port=port)
+    server = AwsEmulator(port=0)  # bound here and kept: a probed free port could be taken before use
     server.start()
+    host, port = server.get_host_and_port()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.stop()
 
