@@ -93,18 +93,32 @@ class QueueDrainer:
         return self._urls[consumer.queue_name]
 
     def poll_once(self, consumer: QueueWiring, wait_seconds: int = 0) -> int:
-        """Receive one batch for ``consumer``, invoke it, delete what succeeded; returns messages seen."""
+        """Receive up to ten messages for ``consumer`` and invoke it on batches of its batch size, as Lambda's
+        poller does; delete what succeeded, release what failed; returns messages seen."""
         url, arn = self._queue(consumer)
+        # One receive for ten messages even when the batch size is 1: a sharded run's sixteen work items
+        # cost two receives, not sixteen.
         received = self._sqs.receive_message(
             QueueUrl=url,
-            MaxNumberOfMessages=min(consumer.batch_size, 10),
+            MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
         messages = received.get("Messages", [])
-        if not messages:
-            return 0
+        size = max(1, min(consumer.batch_size, 10))
+        done: list[Any] = []
+        for start in range(0, len(messages), size):
+            done += self._invoke(consumer, url, arn, messages[start : start + size])
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        return len(messages)
+
+    def _invoke(self, consumer: QueueWiring, url: str, arn: str, messages: list[Any]) -> list[Any]:
+        """One invocation on ``messages``; failed ones are released at once, the rest returned."""
         event = {
             "Records": [
                 {
@@ -130,18 +144,12 @@ class QueueDrainer:
             # A crashed invocation fails the whole batch, as in Lambda; the messages come back.
             logger.exception("queue consumer failed", extra={"function": consumer.function})
             failed = {message["MessageId"] for message in messages}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            self._sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
         for message in messages:
             if message["MessageId"] in failed:
                 self._sqs.change_message_visibility(
                     QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )
-        return len(messages)
+        return [m for m in messages if m["MessageId"] not in failed]
 
     def _outstanding(self, consumer: QueueWiring) -> int:
         url, _ = self._queue(consumer)
