@@ -63,9 +63,19 @@ def make_settings(resources: LocalResources, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def services(aws: LocalResources) -> Iterator[Services]:
+def clock_start(request: pytest.FixtureRequest) -> datetime:
+    """Where the test clock starts: ``@pytest.mark.clock_start("2027-03-25T08:00:00+00:00")`` moves it.
+
+    Advancing the clock runs every scheduled job of every day in between, so a test about April that
+    started in January spent most of its time on three empty months."""
+    marker = request.node.get_closest_marker("clock_start")
+    return datetime.fromisoformat(marker.args[0]) if marker is not None else CLOCK_START
+
+
+@pytest.fixture
+def services(aws: LocalResources, clock_start: datetime) -> Iterator[Services]:
     """The platform's services bound to the test emulator."""
-    built = Services(make_settings(aws))
+    built = Services(make_settings(aws, clock_start=clock_start))
     # SES sends only from a verified address; the notification queue's consumer sends from this one.
     built.ses.verify_email_identity(EmailAddress=built.settings.notification_from_address)
     set_services(built)
