@@ -544,11 +544,15 @@ class StripeSimulator:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"localstripe exited with {self._process.returncode}")
             try:
+                # The socket listens from the start, so a connection succeeds at once; the answer comes
+                # when localstripe has imported and serves, which takes seconds on a loaded machine.
                 requests.get(
-                    f"{backend}/v1/balance", headers={"Authorization": f"Bearer {self.secret_key}"}, timeout=1
+                    f"{backend}/v1/balance",
+                    headers={"Authorization": f"Bearer {self.secret_key}"},
+                    timeout=(1, max(1.0, deadline - time.monotonic())),
                 )
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"localstripe did not start within {timeout} s")
