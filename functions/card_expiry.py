@@ -1,5 +1,6 @@
 """Scheduled daily: tell each customer whose saved card (Stripe, active card agreement) expires this month,
-once, with the link where they replace it; refreshes the cards of agreements charged lately first."""
+once, with the link where they replace it; refreshes the cards of agreements activated or charged lately
+first."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def run(moment: datetime) -> dict[str, Any]:
     """The run of the moment's business date."""
     report = get_services().card_expiry.run(local_date(moment))
     summary = asdict(report)
-    if report.card_payments or report.due or report.interrupted or report.failed:
+    if report.card_payments or report.new_cards or report.due or report.interrupted or report.failed:
         logger.info("card expiry run", extra=summary)
     return summary
 

@@ -12,26 +12,42 @@ card first seen after its expiry month is not told here: its charge fails and th
 sends the customer a link to pay on session.
 
 **Where the expiry comes from, without a scan.** Stripe knows the card; Abo keeps one item per card
-agreement, listed on gsi1 under the card's expiry month until the customer has been told about it:
+agreement, listed on gsi1 under the day the agreement was activated until its card is first fetched, then
+under the card's expiry month until the customer has been told about it:
 
-| Item | pk | sk | listed (gsi1) until the customer is told |
-|---|---|---|---|
-| an agreement's card | ``PAYCARD#<agreement id>`` | ``CARD`` | ``CARDEXP#<yyyy-mm>`` / ``<agreement id>`` |
+| An agreement's card | pk / sk | listed (gsi1) |
+|---|---|---|
+| not fetched yet | ``PAYCARD#<agreement id>`` / ``CARD`` | ``CARDNEW#<yyyy-mm-dd>`` / ``<agreement id>`` |
+| fetched, not told | ``PAYCARD#<agreement id>`` / ``CARD`` | ``CARDEXP#<yyyy-mm>`` / ``<agreement id>`` |
 
-The job keeps those items fresh from the card payments the ledger recorded today and on the two days
-before (the payments list, gsi1 ``PAYMENTS#<yyyy-mm>``): every paid first invoice and every renewal
-charged to a card brings its agreement in, and its card is fetched from Stripe at most once per calendar
-month. Then it reads this month's partition ``CARDEXP#<yyyy-mm>`` and tells each customer, after fetching
+The transaction that activates a card agreement (``PaymentService._activate``) creates the item, with no
+card yet, listed under the business date of the activation (``CARDNEW#<yyyy-mm-dd>``): a card saved
+without a payment (a free first invoice confirms a SetupIntent) is watched from the day it is saved, not
+from its first charge. The create never overwrites: should the item exist already, the agreement is
+activated without it. Agreements activated before the item was written there are brought in by their
+first charge, as below.
+
+Each run keeps the items fresh from two sources, today and the :data:`LOOKBACK_DAYS` days before: the
+agreements activated on those days (their ``CARDNEW`` partitions, one query each) and the card payments
+the ledger recorded (the payments list, gsi1 ``PAYMENTS#<yyyy-mm>``): every activation, paid first
+invoice and renewal charged to a card brings its agreement in, and its card is fetched from Stripe at most
+once per calendar month. A fetched item leaves ``CARDNEW`` and is listed under its card's expiry month.
+Then the run reads this month's partition ``CARDEXP#<yyyy-mm>`` and tells each customer, after fetching
 the card once more on that day unless it was fetched that day already (the customer may have replaced it).
 
-**Provider cost per card:** at most one ``card_details`` call (one Stripe request, the customer with its
-default card expanded; two for a customer without a default card) per calendar month in which the card is
-charged, plus one on the day its notice goes out; a run makes at most :data:`FETCH_BUDGET` of them and
-stops early while Stripe is unavailable (what is left is still listed for the next run).
+**DynamoDB cost per run:** one query per month touched of the payments list, one per day of the
+``CARDNEW`` partitions (three) and one of this month's ``CARDEXP`` partition (a page per hundred items
+each): five queries on a day with nothing to do, six when the three days span two months. Then, per
+batch of fifty agreements brought in, a BatchGet of their set-ups and items (after a BatchGet each of the
+paid invoices and their subscriptions) and a write per card fetched; per customer told, three reads and a
+write besides the message itself.
 
-**Not covered:** a card that was never charged (a free first invoice saved it through a SetupIntent) is
-first seen at its first charge. Writing the item in the transaction that activates a card agreement would
-close that gap.
+**Provider cost per card:** at most one ``card_details`` call (one Stripe request, the customer with its
+default card expanded; two for a customer without a default card, as a card saved through a SetupIntent
+is) per calendar month in which the card's agreement is activated or the card is charged, plus one on the
+day its notice goes out unless it was fetched that day; a run makes at most :data:`FETCH_BUDGET` of them
+and stops early while Stripe is unavailable (what is left is still listed for the next run, and a new
+card for as long as its activation day is within the look-back).
 """
 
 from __future__ import annotations
@@ -45,7 +61,7 @@ from urllib.parse import quote
 
 from chalicelib.billing.models import Invoice
 from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod
-from chalicelib.clock import Clock
+from chalicelib.clock import Clock, local_date
 from chalicelib.customers.models import Customer
 from chalicelib.ledger.models import Payment
 from chalicelib.notifications.render import MessageKind, supported_language
@@ -92,7 +108,8 @@ class CardExpiryRecord(Document):
     agreement_id: str
     provider_reference: str
     card: CardOnFile | None = None
-    checked_on: date
+    checked_on: date | None = None  # None: not fetched yet (written by the agreement's activation)
+    activated_on: date | None = None  # the business date of the agreement's activation, when it wrote this
     handled_month: str | None = None
     outcome: str | None = None
     updated_at: datetime
@@ -170,15 +187,46 @@ def expiry_partition(month: str) -> str:
     return f"CARDEXP#{month}"
 
 
-def card_keys(agreement_id: str, listed: str | None = None) -> Keys:
-    """An agreement's card item, listed under ``listed`` (a month) when given."""
-    index = (expiry_partition(listed), agreement_id) if listed else None
+def new_card_partition(day: date) -> str:
+    """The gsi1 partition of the card agreements activated on ``day`` whose card was not fetched yet."""
+    return f"CARDNEW#{day.isoformat()}"
+
+
+def card_keys(agreement_id: str, listed: str | None = None, *, activated_on: date | None = None) -> Keys:
+    """An agreement's card item, listed under ``listed`` (a month) when given, else under the day of the
+    agreement's activation when given (its card not fetched yet)."""
+    index = None
+    if listed:
+        index = (expiry_partition(listed), agreement_id)
+    elif activated_on is not None:
+        index = (new_card_partition(activated_on), agreement_id)
     return Keys(f"PAYCARD#{agreement_id}", "CARD", gsi1=index)
 
 
 def record_item(record: CardExpiryRecord, version: int = 1) -> DocumentItem:
-    """The record's item, listed under its card's expiry month until the customer was told."""
-    return document_item(KIND, card_keys(record.agreement_id, listed_month(record)), record, version=version)
+    """The record's item: listed under the day of its agreement's activation until its card is first
+    fetched, then under its card's expiry month until the customer was told."""
+    unchecked_since = record.activated_on if record.checked_on is None else None
+    index = card_keys(record.agreement_id, listed_month(record), activated_on=unchecked_since)
+    return document_item(KIND, index, record, version=version)
+
+
+def activation_record(setup: PaymentSetup, now: datetime) -> CardExpiryRecord | None:
+    """The card item to create in the transaction that activates ``setup``: a card agreement's, with no
+    card yet, activated on the business date of ``now``; None for other methods."""
+    if setup.method != PaymentMethod.CARD or setup.provider_reference is None:
+        return None
+    return CardExpiryRecord(
+        agreement_id=setup.agreement_id,
+        provider_reference=setup.provider_reference,
+        activated_on=local_date(now),
+        updated_at=now,
+    )
+
+
+def lookback(today: date) -> list[date]:
+    """The days a run reads: the :data:`LOOKBACK_DAYS` days before ``today``, then ``today``."""
+    return [today - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1)]
 
 
 # ---- the job ----------------------------------------------------------------------------------------------
@@ -190,6 +238,7 @@ class CardExpiryReport:
 
     run_date: str
     card_payments: int = 0
+    new_cards: int = 0  # agreements activated in the look-back whose card was not fetched yet
     cards_fetched: int = 0
     due: int = 0
     sent: list[str] = field(default_factory=list)
@@ -235,7 +284,9 @@ class CardExpiryService:
         report = CardExpiryReport(run_date=today.isoformat())
         outcomes: Counter[str] = Counter()
         try:
-            fresh = self._refresh(self._charged_agreements(today, report), today, report)
+            watched = dict.fromkeys(self._charged_agreements(today, report))
+            watched.update(dict.fromkeys(self._activated_agreements(today, report)))
+            fresh = self._refresh(list(watched), today, report)
             self._tell_all(today, fresh, report, outcomes)
         except ProviderUnavailableError as error:
             report.interrupted = str(error)
@@ -246,7 +297,18 @@ class CardExpiryService:
         report.not_sent = dict(sorted(outcomes.items()))
         return report
 
-    # ---- which agreements were charged lately ---------------------------------------------------------
+    # ---- which agreements were activated or charged lately --------------------------------------------
+
+    def _activated_agreements(self, today: date, report: CardExpiryReport) -> list[str]:
+        """The card agreements activated in the look-back whose card was not fetched yet: one query per
+        day (the index is eventually consistent: ``_refresh`` reads each item before fetching)."""
+        agreements: dict[str, None] = {}
+        for day in lookback(today):
+            for item in self._pages(new_card_partition(day)):
+                if item.gsi1sk:
+                    agreements[item.gsi1sk] = None
+        report.new_cards = len(agreements)
+        return list(agreements)
 
     def _charged_agreements(self, today: date, report: CardExpiryReport) -> list[str]:
         invoice_ids: dict[str, None] = {}
@@ -338,6 +400,7 @@ class CardExpiryService:
                     provider_reference=setup.provider_reference,
                     card=card,
                     checked_on=today,
+                    activated_on=record.activated_on if record else None,
                     handled_month=record.handled_month if record else None,
                     outcome=record.outcome if record else None,
                     updated_at=self._clock.now(),

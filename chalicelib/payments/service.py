@@ -31,6 +31,7 @@ from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
 from chalicelib.observability import logger
 from chalicelib.orders.models import Order
+from chalicelib.payments.card_expiry import activation_record, record_item
 from chalicelib.payments.errors import ProviderError, ProviderRejectedError, ProviderUnavailableError
 from chalicelib.payments.interface import (
     AgreementRequest,
@@ -366,6 +367,10 @@ class PaymentService:
         return setup
 
     def _activate(self, agreement_id: str) -> PaymentSetup | None:
+        """PENDING → ACTIVE in one transaction: the set-up, our agreement, a pending subscription, and a
+        card agreement's new card item, which the card-expiry job (``payments/card_expiry.py``) reads on
+        the day of activation. A replay (the set-up no longer pending) writes nothing."""
+        watch_card = True
         for _ in range(ATTEMPTS):
             found = self.setup(agreement_id)
             if found is None:
@@ -375,6 +380,9 @@ class PaymentService:
                 return setup
             now = self._clock.now()
             active = setup.model_copy(update={"state": SetupState.ACTIVE, "updated_at": now})
+            card = activation_record(active, now) if watch_card else None
+            # A create, never an overwrite: should the card item (creates[0]) exist, activate without it.
+            creates = [record_item(card)] if card is not None else []
             replaces = [(setup_item(active, version), version)]
             replaces += self._agreement_status_write(agreement_id, OurAgreementStatus.ACTIVE)
             sub_item = self._versioned(keys.subscription(setup.subscription_id).pk, "SUB")
@@ -383,8 +391,10 @@ class PaymentService:
                 started = subscription.model_copy(update={"status": SubscriptionStatus.ACTIVE})
                 replaces.append((subscription_item(started, int(sub_item.version)), int(sub_item.version)))
             try:
-                self._store.write([], replaces)
-            except WriteConflictError:
+                self._store.write(creates, replaces)
+            except WriteConflictError as error:
+                if creates and 0 in error.failed:
+                    watch_card = False  # the card is watched already: keep what the job stored
                 continue
             logger.info("payment agreement active", extra={"agreement_id": agreement_id})
             return active
@@ -872,38 +882,13 @@ class PaymentService:
         """The customer stopped (or never confirmed) the agreement and ``invoice_id`` is still to pay:
         ask them to pay it another way (once per invoice)."""
         invoice = self._invoice(invoice_id)
-        if invoice is None or invoice.status != InvoiceStatus.ISSUED or invoice.open_amount <= 0:
-            if only_if_open:
-                return
-            if invoice is None:
-                return
-        found = self._store.batch_get(
-            [
-                (keys.customer(setup.customer_id).pk, keys.customer(setup.customer_id).sk),
-                (keys.legal_entity(invoice.legal_entity_id).pk, "ENTITY"),
-            ]
-        )
-        customer_item = found.get((keys.customer(setup.customer_id).pk, keys.customer(setup.customer_id).sk))
-        entity_item = found.get((keys.legal_entity(invoice.legal_entity_id).pk, "ENTITY"))
-        if customer_item is None or entity_item is None:
+        if invoice is None:
             return
-        customer = customer_item.document(Customer)
-        entity = entity_item.document(LegalEntity)
-        self._notifications.send(
-            message_key=f"payments:{invoice.id}:agreement-{setup.state.value}",
-            kind=MessageKind.PAYMENT_FAILED,
-            channel=Channel.EMAIL,
-            recipient=Recipient.of(
-                customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
-            ),
-            context={
-                "customer_name": customer.name,
-                "seller_name": entity.name,
-                "invoice_number": str(invoice.number),
-                "amount": Money(invoice.open_amount, invoice.currency),
-                "next_attempt": None,
-            },
-        )
+        if only_if_open and (invoice.status != InvoiceStatus.ISSUED or invoice.open_amount <= 0):
+            return
+        key = f"payments:{invoice.id}:agreement-{setup.state.value}"
+        amount = Money(invoice.open_amount, invoice.currency)
+        self._tell_payment_failed(setup.customer_id, invoice, key, amount)
 
     def _tell_action_required(self, record: ChargeRecord, action_url: str) -> None:
         """The charge needs the customer (a card asking for authentication): send them the link where
@@ -912,7 +897,19 @@ class PaymentService:
         setup = self.setup(record.agreement_id)
         if invoice is None or setup is None:
             return
-        customer_keys = keys.customer(setup[0].customer_id)
+        # One message per attempt: a retry withdraws the earlier attempt's charge, and its link with it.
+        suffix = f"-{record.attempt}" if record.attempt else ""
+        key = f"payments:{invoice.id}:action-required{suffix}"
+        amount = Money(record.amount, Currency(record.currency))
+        self._tell_payment_failed(setup[0].customer_id, invoice, key, amount, action_url=action_url)
+
+    def _tell_payment_failed(
+        self, customer_id: str, invoice: Invoice, key: str, amount: Money, *, action_url: str | None = None
+    ) -> None:
+        """E-mail the customer the payment-failed message about ``invoice`` (``amount`` to pay, and the
+        link where they pay it on session when given), once per ``key``; nothing when the customer or
+        the invoice's seller is not found."""
+        customer_keys = keys.customer(customer_id)
         entity_pk = keys.legal_entity(invoice.legal_entity_id).pk
         found = self._store.batch_get([(customer_keys.pk, customer_keys.sk), (entity_pk, "ENTITY")])
         customer_item = found.get((customer_keys.pk, customer_keys.sk))
@@ -920,23 +917,23 @@ class PaymentService:
         if customer_item is None or entity_item is None:
             return
         customer = customer_item.document(Customer)
-        # One message per attempt: a retry withdraws the earlier attempt's charge, and its link with it.
-        suffix = f"-{record.attempt}" if record.attempt else ""
+        context: dict[str, Any] = {
+            "customer_name": customer.name,
+            "seller_name": entity_item.document(LegalEntity).name,
+            "invoice_number": str(invoice.number),
+            "amount": amount,
+            "next_attempt": None,
+        }
+        if action_url is not None:
+            context["action_url"] = action_url
         self._notifications.send(
-            message_key=f"payments:{invoice.id}:action-required{suffix}",
+            message_key=key,
             kind=MessageKind.PAYMENT_FAILED,
             channel=Channel.EMAIL,
             recipient=Recipient.of(
                 customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
             ),
-            context={
-                "customer_name": customer.name,
-                "seller_name": entity_item.document(LegalEntity).name,
-                "invoice_number": str(invoice.number),
-                "amount": Money(record.amount, Currency(record.currency)),
-                "next_attempt": None,
-                "action_url": action_url,
-            },
+            context=context,
         )
 
     # ---- refunds ---------------------------------------------------------------------------------------

@@ -2,12 +2,16 @@
 15 January 2027, with cards expiring in January and February 2027 (and 2030). Each customer whose card
 expires is told once, by e-mail in their language, in the expiry month; reruns the same day, the next day
 and the next month send nothing more; a card not expiring, an opted-out customer, a replaced card, a
-stopped agreement and an ending subscription get nothing; each card costs one Stripe request a month."""
+stopped agreement and an ending subscription get nothing; each card costs one Stripe request a month.
+A card saved without a payment (a free first invoice, a SetupIntent) is watched from the activation of
+its agreement, whose transaction writes its item: it is told in its expiry month, before any charge."""
 
 from __future__ import annotations
 
 import email
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.policy import default
@@ -17,6 +21,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from chalicelib.billing.models import DatePeriod
 from chalicelib.catalog.models import PaymentMethod
 from chalicelib.clock import FixedClock
 from chalicelib.container import Services, set_services
@@ -24,23 +29,44 @@ from chalicelib.customers.models import Customer
 from chalicelib.jobs.runner import invoke_handler, scheduled_event
 from chalicelib.jobs.template import ScheduleWiring
 from chalicelib.ledger.models import IncomingMethod, Payment, PaymentStatus
-from chalicelib.money import Currency
+from chalicelib.money import Currency, Money
 from chalicelib.payments.card_expiry import (
     CardExpiryRecord,
     CardExpiryReport,
     CardExpiryService,
+    CardOnFile,
     card_keys,
     expiry_month,
+    record_item,
 )
-from chalicelib.payments.records import PaymentSetup, SetupState, setup_item, setup_keys
+from chalicelib.payments.interface import AgreementRequest, InvoiceCharge, PeriodUnit
+from chalicelib.payments.records import PaymentSetup, SetupState, reference_item, setup_item, setup_keys
 from chalicelib.store import keys
 from chalicelib.store.documents import document_item
-from chalicelib.subscriptions.models import Subscription
+from chalicelib.subscriptions.models import (
+    AgreementStatus,
+    PaymentAgreement,
+    Phase,
+    Subscription,
+    SubscriptionStatus,
+)
 from chalicelib.subscriptions.writes import subscription_item
+from infra.awscalls import AwsCallCounter, count_aws_requests
 from infra.local.resources import LocalResources
 from tests.conftest import make_settings
 from tests.support.aws import free_port
-from tests.support.payment_world import DUE, Payer, Simulators, bind, seed_payer, simulators, with_providers
+from tests.support.ledger import SEED_AT, seed_customer, seed_seller
+from tests.support.payment_world import (
+    AMOUNT,
+    DUE,
+    SELLER,
+    Payer,
+    Simulators,
+    bind,
+    seed_payer,
+    simulators,
+    with_providers,
+)
 
 CHARGED_AT = datetime(2027, 1, 15, 6, tzinfo=UTC)  # the charging job runs at 05:00 UTC
 CARD_EXPIRY = ScheduleWiring(
@@ -95,6 +121,89 @@ def replace_card(
         {"type": "card", "card": {"number": number, "exp_month": month, "exp_year": year, "cvc": "123"}}
     )
     services.stripe_cards.make_default(payer.agreement_ref, method.id)
+
+
+@dataclass(frozen=True)
+class TrialPayer:
+    """A card payer with a pending agreement and no invoice to charge yet."""
+
+    agreement_id: str
+    agreement_ref: str
+
+
+def trial_payer(
+    services: Services, sims: Simulators, number: int, expiry: tuple[int, int], language: str = "nb"
+) -> TrialPayer:
+    """A card payer whose free first invoice saved the card (expiring ``(month, year)``) through a
+    SetupIntent: the card is at Stripe (not the customer's default), our set-up, agreement and
+    subscription are pending, and nothing was ever charged."""
+    if services.documents.get(keys.legal_entity(SELLER).pk, "ENTITY") is None:
+        seed_seller(services, SELLER)
+    customer = seed_customer(services, f"cus_pw_{number}", 10_000 + number, language=language)
+    agreement_id, first_invoice = f"agr_pw_{number}", f"inv_pw_first_{number}"
+    free = InvoiceCharge(first_invoice, Money(0, Currency.NOK), "Prøveperiode", date(2027, 1, 14))
+    request = AgreementRequest(
+        agreement_id, "Nordavisa digital", Money(AMOUNT, Currency.NOK), PeriodUnit.MONTH, 1, free
+    )
+    at_stripe = services.stripe_cards.set_up_agreement(request)
+    assert at_stripe.intent_id.startswith("seti_")
+    month, year = expiry
+    card = sims.stripe_client.v1.payment_methods.create(
+        {
+            "type": "card",
+            "card": {"number": "5555555555554444", "exp_month": month, "exp_year": year, "cvc": "123"},
+        }
+    )
+    sims.stripe_client.v1.setup_intents.confirm(at_stripe.intent_id, {"payment_method": card.id})
+    ref = at_stripe.agreement_ref
+    agreement = PaymentAgreement(
+        id=agreement_id,
+        customer_id=customer.id,
+        method=PaymentMethod.CARD,
+        status=AgreementStatus.PENDING,
+        provider_reference=ref,
+        created_at=SEED_AT,
+    )
+    subscription = Subscription(
+        id=f"sub_pw_{number}",
+        customer_id=customer.id,
+        customer_number=customer.number,
+        legal_entity_id=SELLER,
+        offer_id="off_pw",
+        order_id=f"ord_pw_{number}",
+        product_ids=["prd_news"],
+        status=SubscriptionStatus.PENDING,
+        payment_method=PaymentMethod.CARD,
+        agreement_id=agreement_id,
+        currency="NOK",
+        start_date=date(2027, 1, 14),
+        phases=[Phase(plan_id="pln_pw", start=date(2027, 1, 14))],
+        invoiced_period=DatePeriod(start=date(2027, 1, 14), end=date(2027, 4, 14)),
+        created_at=SEED_AT,
+    )
+    setup = PaymentSetup(
+        agreement_id=agreement_id,
+        method=PaymentMethod.CARD,
+        provider="stripe",
+        order_id=subscription.order_id,
+        subscription_id=subscription.id,
+        customer_id=customer.id,
+        first_invoice_id=first_invoice,
+        state=SetupState.PENDING,
+        provider_reference=ref,
+        created_at=SEED_AT,
+        updated_at=SEED_AT,
+    )
+    services.documents.write(
+        [
+            subscription_item(subscription),
+            document_item("agreement", keys.agreement(agreement_id), agreement, status=agreement.status),
+            setup_item(setup),
+            reference_item("stripe", ref, setup_keys(agreement_id)),
+        ],
+        [],
+    )
+    return TrialPayer(agreement_id, ref)
 
 
 def charge(services: Services, payers: list[Payer]) -> None:
@@ -358,3 +467,127 @@ def test_the_adapter_reads_the_card_it_would_charge(world: Services, sims: Simul
     # A stopped agreement has no card.
     adapter.cancel_agreement(customer.id)
     assert adapter.card_details(customer.id) is None
+
+
+def activate(services: Services, payer: TrialPayer, day: date) -> None:
+    """Stripe reports the saved card on ``day``: the agreement becomes active (as a webhook or the polling
+    job would have it); the free first invoice has no charge to take."""
+    set_clock(services, day)
+    setup = services.payments.reconcile_setup(payer.agreement_id)
+    assert setup is not None and setup.state == SetupState.ACTIVE
+
+
+def dynamodb_requests(counter: AwsCallCounter) -> Counter[str]:
+    return Counter({name: n for name, n in counter.by_operation().items() if name.startswith("dynamodb.")})
+
+
+def test_a_card_saved_without_a_payment_is_told_once_in_its_expiry_month(
+    world: Services, sims: Simulators
+) -> None:
+    services = world
+    january = trial_payer(services, sims, 41, (1, 2027), language="en")
+    february = trial_payer(services, sims, 42, (2, 2027))
+    for payer in (january, february):
+        activate(services, payer, date(2027, 1, 14))
+
+    # The activation wrote the card item: no card yet, listed under the day of activation.
+    for payer in (january, february):
+        item = services.documents.get(card_keys(payer.agreement_id).pk, "CARD")
+        assert item is not None
+        assert (item.gsi1pk, item.gsi1sk, int(item.version)) == (
+            "CARDNEW#2027-01-14",
+            payer.agreement_id,
+            1,
+        )
+        record = item.document(CardExpiryRecord)
+        assert (record.card, record.checked_on, record.activated_on, record.provider_reference) == (
+            None,
+            None,
+            date(2027, 1, 14),
+            payer.agreement_ref,
+        )
+    subscription = services.documents.get_document(keys.subscription("sub_pw_41").pk, "SUB", Subscription)
+    assert subscription is not None and subscription.status == SubscriptionStatus.ACTIVE
+
+    # The next day, with no card payment at all: both new cards are fetched (two requests each: a card
+    # saved by a SetupIntent is not the customer's default) and the one expiring in January is told.
+    with count_aws_requests() as counter:
+        report, requests = run(services, sims, date(2027, 1, 15))
+    assert (report.card_payments, report.new_cards, report.cards_fetched) == (0, 2, 2)
+    assert (report.sent, report.interrupted) == (["card-expiring:agr_pw_41:2027-01"], None)
+    assert sorted(requests) == sorted(
+        request
+        for payer in (january, february)
+        for request in (
+            ("GET", f"/v1/customers/{payer.agreement_ref}"),
+            ("GET", f"/v1/customers/{payer.agreement_ref}/payment_methods"),
+        )
+    )
+    assert dynamodb_requests(counter) == {
+        # the payments of January; the new cards of 13, 14 and 15 January; the cards expiring in January
+        "dynamodb.Query": 5,
+        # both set-ups and items; then the told card's item and set-up, and its customer and seller
+        "dynamodb.BatchGetItem": 3,
+        "dynamodb.GetItem": 1,  # the told card's subscription
+        # both items saved with their card; the message claimed and marked sent; the item marked told
+        "dynamodb.TransactWriteItems": 5,
+    }
+    [told] = outbox(services)
+    assert told["To"] == "kunde10041@example.no"
+    assert "The card ending in 4444" in text_of(told) and "expires in January 2027" in text_of(told)
+    assert stored(services, january.agreement_id).outcome == "sent"
+    listed = services.documents.get(card_keys(february.agreement_id).pk, "CARD")
+    assert listed is not None and (listed.gsi1pk, listed.gsi1sk) == ("CARDEXP#2027-02", february.agreement_id)
+
+    # A replayed activation writes nothing: the item stays as the job left it.
+    before = services.documents.get(card_keys(january.agreement_id).pk, "CARD")
+    with count_aws_requests() as counter:
+        activate(services, january, date(2027, 1, 15))
+    assert counter.count("dynamodb", "TransactWriteItems") == 0
+    after = services.documents.get(card_keys(january.agreement_id).pk, "CARD")
+    assert before is not None and after is not None
+    assert (after.version, after.doc, after.gsi1pk) == (before.version, before.doc, before.gsi1pk)
+
+    # The next day: nothing to fetch, nothing to tell, nothing but the five queries.
+    with count_aws_requests() as counter:
+        report, requests = run(services, sims, date(2027, 1, 16))
+    assert (report.new_cards, report.cards_fetched, report.due, report.sent, requests) == (0, 0, 0, [], [])
+    assert dynamodb_requests(counter) == {"dynamodb.Query": 5}
+
+    # 1 February: the February card is fetched once more (the customer may have replaced it) and told.
+    report, requests = run(services, sims, date(2027, 2, 1))
+    assert report.sent == ["card-expiring:agr_pw_42:2027-02"]
+    assert requests == [
+        ("GET", f"/v1/customers/{february.agreement_ref}"),
+        ("GET", f"/v1/customers/{february.agreement_ref}/payment_methods"),
+    ]
+    for day in (date(2027, 2, 2), date(2027, 3, 1)):
+        report, requests = run(services, sims, day)
+        assert (report.sent, report.cards_fetched, requests) == ([], 0, [])
+    assert [message["To"] for message in outbox(services)] == [
+        "kunde10041@example.no",
+        "kunde10042@example.no",
+    ]
+
+
+def test_an_activation_keeps_a_card_item_already_there(world: Services, sims: Simulators) -> None:
+    services = world
+    payer = trial_payer(services, sims, 51, (3, 2027))
+    known = CardExpiryRecord(
+        agreement_id=payer.agreement_id,
+        provider_reference=payer.agreement_ref,
+        card=CardOnFile(payment_method_id="pm_known", last4="4444", exp_month=3, exp_year=2027),
+        checked_on=date(2027, 1, 10),
+        updated_at=datetime(2027, 1, 10, 8, tzinfo=UTC),
+    )
+    services.documents.put_new(record_item(known))
+
+    # The create of the card item fails; the agreement is activated without it, the item left as it was.
+    activate(services, payer, date(2027, 1, 14))
+    agreement = services.documents.get_document(
+        keys.agreement(payer.agreement_id).pk, "AGREEMENT", PaymentAgreement
+    )
+    assert agreement is not None and agreement.status == AgreementStatus.ACTIVE
+    item = services.documents.get(card_keys(payer.agreement_id).pk, "CARD")
+    assert item is not None
+    assert (int(item.version), item.gsi1pk, item.document(CardExpiryRecord)) == (1, "CARDEXP#2027-03", known)

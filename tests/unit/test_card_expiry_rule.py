@@ -1,5 +1,6 @@
-"""The card-expiry rule: which month a card is told in, when it is fetched again, what is listed where,
-which subscriptions still renew after the card, the message key and the update link; the Stripe card."""
+"""The card-expiry rule: which month a card is told in, when it is fetched again, what is listed where
+(the item a card agreement's activation writes included), the days a run reads, which subscriptions still
+renew after the card, the message key and the update link; the Stripe card."""
 
 from __future__ import annotations
 
@@ -13,20 +14,25 @@ from chalicelib.billing.models import DatePeriod
 from chalicelib.catalog.models import PaymentMethod
 from chalicelib.notifications.render import MessageKind, render
 from chalicelib.payments.card_expiry import (
+    LOOKBACK_DAYS,
     CardExpiryRecord,
     CardOnFile,
+    activation_record,
     card_update_url,
     expires,
     expiry_month,
     first_day_after,
     listed_month,
+    lookback,
     message_key,
     month_of,
     needs_check,
+    new_card_partition,
     notice_due,
     record_item,
     renews_after,
 )
+from chalicelib.payments.records import PaymentSetup, SetupState
 from chalicelib.payments.stripe_card import SavedCard, saved_card_of
 from chalicelib.settings import Settings
 from chalicelib.subscriptions.models import Phase, Subscription, SubscriptionStatus
@@ -116,6 +122,63 @@ def test_a_card_is_listed_under_its_expiry_month_until_told() -> None:
     told = record_item(record(card(3, 2027), handled="2027-03"))
     assert told.pk == "PAYCARD#agr_1"
     assert not told.gsi1pk and not told.gsi1sk
+
+
+def setup(method: PaymentMethod, reference: str | None = "cus_1") -> PaymentSetup:
+    return PaymentSetup(
+        agreement_id="agr_1",
+        method=method,
+        provider="stripe" if method == PaymentMethod.CARD else "vipps",
+        order_id="ord_1",
+        subscription_id="sub_1",
+        customer_id="cus_1",
+        first_invoice_id="inv_1",
+        state=SetupState.ACTIVE,
+        provider_reference=reference,
+        created_at=AT,
+        updated_at=AT,
+    )
+
+
+def test_a_card_agreements_activation_writes_its_item_listed_under_the_local_day() -> None:
+    # 23:30 UTC on 14 January is the 15th in Oslo: the business date the job's run of the 15th reads.
+    late = datetime(2027, 1, 14, 23, 30, tzinfo=UTC)
+    new = activation_record(setup(PaymentMethod.CARD), late)
+    assert new == CardExpiryRecord(
+        agreement_id="agr_1", provider_reference="cus_1", activated_on=date(2027, 1, 15), updated_at=late
+    )
+    assert (new.card, new.checked_on, new.handled_month) == (None, None, None)
+    assert needs_check(new.checked_on, date(2027, 1, 15))
+    assert new_card_partition(date(2027, 1, 15)) == "CARDNEW#2027-01-15"
+    item = record_item(new)
+    assert (item.pk, item.sk, item.gsi1pk, item.gsi1sk, int(item.version)) == (
+        "PAYCARD#agr_1",
+        "CARD",
+        "CARDNEW#2027-01-15",
+        "agr_1",
+        1,
+    )
+
+    # Once fetched it leaves the day's list: under its card's expiry month, or nowhere without a card.
+    fetched = new.model_copy(update={"card": card(3, 2027), "checked_on": date(2027, 1, 15)})
+    assert (record_item(fetched).gsi1pk, record_item(fetched).gsi1sk) == ("CARDEXP#2027-03", "agr_1")
+    no_card = record_item(new.model_copy(update={"checked_on": date(2027, 1, 15)}))
+    assert not no_card.gsi1pk and not no_card.gsi1sk
+    # An item written before activations wrote them (no activation day) is not listed until fetched.
+    assert not record_item(new.model_copy(update={"activated_on": None})).gsi1pk
+
+
+def test_only_a_card_agreement_with_a_customer_at_stripe_gets_an_item_on_activation() -> None:
+    assert activation_record(setup(PaymentMethod.VIPPS, "agr_vipps_1"), AT) is None
+    assert activation_record(setup(PaymentMethod.INVOICE), AT) is None
+    assert activation_record(setup(PaymentMethod.CARD, None), AT) is None
+
+
+def test_a_run_reads_today_and_the_days_before_across_month_and_year_ends() -> None:
+    assert LOOKBACK_DAYS == 2
+    assert lookback(date(2027, 3, 1)) == [date(2027, 2, 27), date(2027, 2, 28), date(2027, 3, 1)]
+    assert lookback(date(2027, 1, 1)) == [date(2026, 12, 30), date(2026, 12, 31), date(2027, 1, 1)]
+    assert lookback(date(2028, 3, 1)) == [date(2028, 2, 28), date(2028, 2, 29), date(2028, 3, 1)]
 
 
 def test_only_a_subscription_with_days_after_the_expiry_month_is_told() -> None:
