@@ -40,13 +40,12 @@ from chalicelib.payments.card_expiry import (
     record_item,
 )
 from chalicelib.payments.interface import AgreementRequest, InvoiceCharge, PeriodUnit
-from chalicelib.payments.records import PaymentSetup, SetupState, reference_item, setup_item, setup_keys
+from chalicelib.payments.records import PaymentSetup, SetupState, setup_item, setup_keys
 from chalicelib.store import keys
 from chalicelib.store.documents import document_item
 from chalicelib.subscriptions.models import (
     AgreementStatus,
     PaymentAgreement,
-    Phase,
     Subscription,
     SubscriptionStatus,
 )
@@ -55,13 +54,14 @@ from infra.awscalls import AwsCallCounter, count_aws_requests
 from infra.local.resources import LocalResources
 from tests.conftest import make_settings
 from tests.support.aws import free_port
-from tests.support.ledger import SEED_AT, seed_customer, seed_seller
+from tests.support.ledger import seed_customer, seed_seller
 from tests.support.payment_world import (
     AMOUNT,
     DUE,
     SELLER,
     Payer,
     Simulators,
+    agreement_world,
     bind,
     seed_payer,
     simulators,
@@ -156,53 +156,16 @@ def trial_payer(
     )
     sims.stripe_client.v1.setup_intents.confirm(at_stripe.intent_id, {"payment_method": card.id})
     ref = at_stripe.agreement_ref
-    agreement = PaymentAgreement(
-        id=agreement_id,
-        customer_id=customer.id,
-        method=PaymentMethod.CARD,
-        status=AgreementStatus.PENDING,
-        provider_reference=ref,
-        created_at=SEED_AT,
+    _, pending = agreement_world(
+        customer,
+        PaymentMethod.CARD,
+        number,
+        ref,
+        active=False,
+        start=date(2027, 1, 14),
+        invoiced=DatePeriod(start=date(2027, 1, 14), end=date(2027, 4, 14)),
     )
-    subscription = Subscription(
-        id=f"sub_pw_{number}",
-        customer_id=customer.id,
-        customer_number=customer.number,
-        legal_entity_id=SELLER,
-        offer_id="off_pw",
-        order_id=f"ord_pw_{number}",
-        product_ids=["prd_news"],
-        status=SubscriptionStatus.PENDING,
-        payment_method=PaymentMethod.CARD,
-        agreement_id=agreement_id,
-        currency="NOK",
-        start_date=date(2027, 1, 14),
-        phases=[Phase(plan_id="pln_pw", start=date(2027, 1, 14))],
-        invoiced_period=DatePeriod(start=date(2027, 1, 14), end=date(2027, 4, 14)),
-        created_at=SEED_AT,
-    )
-    setup = PaymentSetup(
-        agreement_id=agreement_id,
-        method=PaymentMethod.CARD,
-        provider="stripe",
-        order_id=subscription.order_id,
-        subscription_id=subscription.id,
-        customer_id=customer.id,
-        first_invoice_id=first_invoice,
-        state=SetupState.PENDING,
-        provider_reference=ref,
-        created_at=SEED_AT,
-        updated_at=SEED_AT,
-    )
-    services.documents.write(
-        [
-            subscription_item(subscription),
-            document_item("agreement", keys.agreement(agreement_id), agreement, status=agreement.status),
-            setup_item(setup),
-            reference_item("stripe", ref, setup_keys(agreement_id)),
-        ],
-        [],
-    )
+    services.documents.write(pending, [])
     return TrialPayer(agreement_id, ref)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime
 
 from pydantic import SecretStr
 from stripe import StripeClient
@@ -30,7 +30,7 @@ from chalicelib.payments.records import (
 from chalicelib.payments.settings import StripeSettings
 from chalicelib.settings import Settings
 from chalicelib.store import keys
-from chalicelib.store.documents import document_item
+from chalicelib.store.documents import DocumentItem, document_item
 from chalicelib.subscriptions.models import (
     AgreementStatus,
     PaymentAgreement,
@@ -139,22 +139,25 @@ def provider_agreement(services: Services, sims: Simulators, method: PaymentMeth
     return str(customer.id)
 
 
-def seed_payer(
-    services: Services, sims: Simulators, method: PaymentMethod, number: int, *, due: date = DUE
-) -> Payer:
-    """A customer with a subscription paid by ``method``, its active agreement (ours and the provider's)
-    and an issued invoice on the ledger, in the charge index."""
-    if services.documents.get(keys.legal_entity(SELLER).pk, "ENTITY") is None:
-        seed_seller(services, SELLER)
-    customer: Customer = seed_customer(services, f"cus_pw_{number}", 10_000 + number)
+def agreement_world(
+    customer: Customer,
+    method: PaymentMethod,
+    number: int,
+    ref: str,
+    *,
+    active: bool,
+    start: date,
+    invoiced: DatePeriod,
+) -> tuple[Subscription, list[DocumentItem]]:
+    """Payer ``number``'s subscription paid by ``method``, and the items of it, our agreement, the
+    set-up and its provider reference: all active, or all pending (the provider has not confirmed)."""
     agreement_id = f"agr_pw_{number}"
-    ref = provider_agreement(services, sims, method, number)
     provider = "vipps" if method == PaymentMethod.VIPPS else "stripe"
     agreement = PaymentAgreement(
         id=agreement_id,
         customer_id=customer.id,
         method=method,
-        status=AgreementStatus.ACTIVE,
+        status=AgreementStatus.ACTIVE if active else AgreementStatus.PENDING,
         provider_reference=ref,
         created_at=SEED_AT,
     )
@@ -166,14 +169,14 @@ def seed_payer(
         offer_id="off_pw",
         order_id=f"ord_pw_{number}",
         product_ids=["prd_news"],
-        status=SubscriptionStatus.ACTIVE,
+        status=SubscriptionStatus.ACTIVE if active else SubscriptionStatus.PENDING,
         payment_method=method,
         agreement_id=agreement_id,
         currency="NOK",
-        start_date=date(2026, 12, 15),
-        phases=[Phase(plan_id="pln_pw", start=date(2026, 12, 15))],
-        invoiced_period=DatePeriod(start=date(2027, 1, 15), end=date(2027, 2, 15)),
-        created_at=SEED_AT - timedelta(days=17),
+        start_date=start,
+        phases=[Phase(plan_id="pln_pw", start=start)],
+        invoiced_period=invoiced,
+        created_at=min(SEED_AT, datetime.combine(start, SEED_AT.timetz())),  # ordered when it started
     )
     setup = PaymentSetup(
         agreement_id=agreement_id,
@@ -183,10 +186,36 @@ def seed_payer(
         subscription_id=subscription.id,
         customer_id=customer.id,
         first_invoice_id=f"inv_pw_first_{number}",
-        state=SetupState.ACTIVE,
+        state=SetupState.ACTIVE if active else SetupState.PENDING,
         provider_reference=ref,
         created_at=SEED_AT,
         updated_at=SEED_AT,
+    )
+    return subscription, [
+        subscription_item(subscription),
+        document_item("agreement", keys.agreement(agreement_id), agreement, status=agreement.status),
+        setup_item(setup),
+        reference_item(provider, ref, setup_keys(agreement_id)),
+    ]
+
+
+def seed_payer(
+    services: Services, sims: Simulators, method: PaymentMethod, number: int, *, due: date = DUE
+) -> Payer:
+    """A customer with a subscription paid by ``method``, its active agreement (ours and the provider's)
+    and an issued invoice on the ledger, in the charge index."""
+    if services.documents.get(keys.legal_entity(SELLER).pk, "ENTITY") is None:
+        seed_seller(services, SELLER)
+    customer: Customer = seed_customer(services, f"cus_pw_{number}", 10_000 + number)
+    ref = provider_agreement(services, sims, method, number)
+    subscription, agreement_writes = agreement_world(
+        customer,
+        method,
+        number,
+        ref,
+        active=True,
+        start=date(2026, 12, 15),
+        invoiced=DatePeriod(start=date(2027, 1, 15), end=date(2027, 2, 15)),
     )
     invoice = make_invoice(customer, 1000 + number, AMOUNT, entity_id=SELLER).model_copy(
         update={
@@ -201,11 +230,8 @@ def seed_payer(
     creates = [
         *invoice_items(issued),
         *charge_index_writes(issued),
-        subscription_item(subscription),
-        document_item("agreement", keys.agreement(agreement_id), agreement, status=agreement.status),
-        setup_item(setup),
-        reference_item(provider, ref, setup_keys(agreement_id)),
+        *agreement_writes,
         *ledger.creates,
     ]
     services.documents.write(creates, ledger.replaces, updates=ledger.updates)
-    return Payer(method, issued, agreement_id, ref)
+    return Payer(method, issued, subscription.agreement_id, ref)
