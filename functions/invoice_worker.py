@@ -20,7 +20,7 @@ def record_handler(record: SQSRecord) -> None:
     day, shard, run_date = parse_work_item(record.body)
     services = get_services()
     report = services.invoice_run.work(day, shard, run_date, services.clock.now())
-    if report.issued:
+    if report.issued or report.closed:
         logger.info(
             "invoices issued",
             extra={
@@ -28,6 +28,7 @@ def record_handler(record: SQSRecord) -> None:
                 "shard": shard,
                 "issued": len(report.issued),
                 "skipped": report.skipped,
+                "closed": report.closed,
             },
         )
 

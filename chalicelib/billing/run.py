@@ -8,6 +8,10 @@ counter by the batch's size, so numbers stay gapless without one counter write p
 Idempotent: an invoice's id is fixed by its subscription and period; a renewal only applies while the
 subscription and draft are at the versions read, so a rerun, a redelivered message or a second worker
 finds nothing left to do. A batch that loses a race is retried one renewal at a time.
+
+A stopped or ended subscription on a plan with usage prices stays in the index for its end date; that
+day's worker issues its final invoice (the usage not invoiced yet, see :mod:`chalicelib.billing.usage`)
+like a renewal without a next draft, or, with no usage left to invoice, only takes it out of the index.
 """
 
 from __future__ import annotations
@@ -24,7 +28,17 @@ from chalicelib.billing.drafts import document_item_for
 from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
 from chalicelib.billing.renewal import Renewal, due_for_renewal, renew
-from chalicelib.billing.usage import UsageCounter, billable, usage_counter_item, usage_lines, with_usage
+from chalicelib.billing.usage import (
+    UsageCounter,
+    billable,
+    closed,
+    final_invoice_due,
+    final_usage_invoice,
+    unbilled,
+    usage_counter_item,
+    usage_lines,
+    with_usage,
+)
 from chalicelib.catalog.models import LegalEntity, Plan, Product
 from chalicelib.catalog.plans import load_plan_chain, load_products
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
@@ -64,6 +78,7 @@ class ShardReport:
     issued: list[str] = field(default_factory=list)
     skipped: int = 0
     retried_singly: int = 0
+    closed: int = 0  # ended subscriptions that left the index with no usage to invoice
 
 
 @dataclass
@@ -74,6 +89,14 @@ class _CatalogCache:
     plans: dict[str, Plan] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
     issued_in: str | None = None  # the run's issued partition (notifications re-derived from it)
+
+
+@dataclass(frozen=True)
+class _Close:
+    """An ended subscription with no usage left to invoice: it only leaves the renewal index."""
+
+    subscription: Subscription
+    version: int
 
 
 @dataclass(frozen=True)
@@ -163,6 +186,14 @@ class InvoiceRun:
             prepared = self._prepare(cache, candidate, run_date, now)
             if prepared is None:
                 report.skipped += 1
+            elif isinstance(prepared, _Close):
+                try:
+                    self._close(prepared)
+                    report.closed += 1
+                except WriteConflictError:
+                    # A late usage report (or a second worker) came first: decide again from fresh reads.
+                    report.retried_singly += 1
+                    report.issued.extend(self._retry_one(cache, candidate.subscription.id, run_date, now))
             else:
                 renewals.append((prepared[0], candidate, prepared[1]))
         for batch in _batches(renewals):
@@ -220,9 +251,11 @@ class InvoiceRun:
 
     def _prepare(
         self, cache: _CatalogCache, candidate: _Candidate, run_date: date, now: datetime
-    ) -> tuple[Renewal, list[tuple[Fee, int]]] | None:
+    ) -> tuple[Renewal, list[tuple[Fee, int]]] | _Close | None:
         subscription = candidate.subscription
         seller, plans, products = self._context(cache, subscription)
+        if final_invoice_due(subscription, run_date):
+            return self._final(candidate, seller, plans, products, run_date, now)
         due = due_for_renewal(seller, subscription, plans, run_date)
         if due is None:
             return None
@@ -243,10 +276,10 @@ class InvoiceRun:
         run_date: date,
     ) -> Renewal:
         """The usage of periods ended by the run date, on the renewal (its counters marked in the same
-        transaction). Only subscriptions on plans with usage prices pay this one extra query."""
+        transaction). Only subscriptions on plans with usage prices pay this extra query (a page per hundred
+        counters)."""
         subscription = renewal.subscription
-        found = self._store.query(keys.subscription(subscription.id).pk, "USAGE#")
-        counted = [(item.document(UsageCounter), int(item.version)) for item in found.items]
+        counted = self._usage_counters(subscription.id)
         due = billable([counter for counter, _ in counted], run_date)
         if not due:
             return renewal
@@ -259,6 +292,43 @@ class InvoiceRun:
             invoice=with_usage(renewal.invoice, lines),
             usage=tuple((c, v) for c, v in counted if (c.period.start, c.metric) in due_ids),
         )
+
+    def _final(
+        self,
+        candidate: _Candidate,
+        seller: Seller,
+        plans: dict[str, Plan],
+        products: dict[str, Product],
+        run_date: date,
+        now: datetime,
+    ) -> tuple[Renewal, list[tuple[Fee, int]]] | _Close:
+        """An ended subscription's final invoice: the usage no renewal will carry, its counters marked and
+        the subscription out of the index in the same transaction; with nothing to invoice, only the
+        latter."""
+        subscription = candidate.subscription
+        counted = self._usage_counters(subscription.id)
+        due = unbilled([counter for counter, _ in counted])
+        invoice = final_usage_invoice(seller, subscription, due, plans, products, run_date, now)
+        if invoice is None:
+            return _Close(closed(subscription), candidate.version)
+        due_ids = {(c.period.start, c.metric) for c in due}
+        usage = tuple((c, v) for c, v in counted if (c.period.start, c.metric) in due_ids)
+        return Renewal(invoice=invoice, draft=None, subscription=closed(subscription), usage=usage), []
+
+    def _close(self, close: _Close) -> None:
+        """Take an ended subscription with no usage left to invoice out of the renewal index."""
+        self._store.write([], [(subscription_item(close.subscription, close.version), close.version)])
+
+    def _usage_counters(self, subscription_id: str) -> list[tuple[UsageCounter, int]]:
+        """Every usage counter of the subscription, with its version (a page is 100 counters)."""
+        counted: list[tuple[UsageCounter, int]] = []
+        cursor: str | None = None
+        while True:
+            page = self._store.query(keys.subscription(subscription_id).pk, "USAGE#", cursor=cursor)
+            counted.extend((item.document(UsageCounter), int(item.version)) for item in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return counted
 
     def _fees_on_draft(self, candidate: _Candidate) -> list[tuple[Fee, int]]:
         """Fees the draft promised, if it promised any (only then is the customer's partition read)."""
@@ -370,6 +440,9 @@ class InvoiceRun:
             if prepared is None:
                 return []
             try:
+                if isinstance(prepared, _Close):
+                    self._close(prepared)
+                    return []
                 return self._commit(cache, [(prepared[0], candidates[0], prepared[1])])
             except WriteConflictError:
                 continue

@@ -4,19 +4,31 @@ or in graduated tiers when the period is invoiced. Pure, apart from :class:`Usag
 A counter is invoiced by the first renewal issued on or after the day its period ends (so an invoice
 issued ahead of its period carries the usage of periods that have ended by then), and is marked with that
 invoice in the same transaction, so it is invoiced once.
+
+A subscription that ends (stopped now or at period end) has no renewal left to carry the usage of its last
+period(s): the stop lists it in the renewal index for its end date (:func:`final_invoice_day`), and the
+invoice run of that day issues one **final invoice** (:func:`final_usage_invoice`, id
+:func:`final_invoice_id`) with every counter not invoiced yet, each line's period cut at the end date,
+numbered in the same series, marking the counters and taking the subscription out of the index in one
+transaction (:func:`closed`). With no usage left to invoice, no invoice is issued: the subscription only
+leaves the index. Either way ``usage_billed_until`` is set to the end date, and later reports are refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 
+from chalicelib.billing.drafting import Seller
 from chalicelib.billing.lines import Charge, build_line, totals_of, vat_summary_of
-from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, LineKind
+from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from chalicelib.catalog.models import Document, Plan, Product, UsagePrice
 from chalicelib.catalog.vat import VatCode, VatTable
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, document_item
+from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+
+ENDED = (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED)
 
 
 class UsageCounter(Document):
@@ -112,6 +124,92 @@ def with_usage(invoice: Invoice, lines: Sequence[InvoiceLine]) -> Invoice:
             "vat_summary": vat_summary_of(all_lines),
             "open_amount": totals.gross,
         }
+    )
+
+
+def final_invoice_id(subscription_id: str) -> str:
+    """The one final invoice a subscription can ever have (it ends once)."""
+    return f"inv_{subscription_id.split('_', 1)[-1]}_final"
+
+
+def final_invoice_day(ends_on: date, plans: Iterable[Plan], today: date) -> date | None:
+    """The day the invoice run issues the final invoice of a subscription ending on ``ends_on``: the end
+    date (a day's renewal index is complete before its run, so never before tomorrow), or None when none
+    of its plans charges usage."""
+    if not any(plan.usage for plan in plans):
+        return None
+    return max(ends_on, today + timedelta(days=1))
+
+
+def final_invoice_due(subscription: Subscription, run_date: date) -> bool:
+    """Whether the run on ``run_date`` issues the final invoice of ``subscription`` (it has ended)."""
+    return (
+        subscription.status in ENDED
+        and subscription.ends_on is not None
+        and subscription.final_invoice_on is not None
+        and subscription.final_invoice_on <= run_date
+    )
+
+
+def unbilled(counters: Sequence[UsageCounter]) -> list[UsageCounter]:
+    """The counters no invoice has carried yet (all of them go on a final invoice: no renewal follows)."""
+    return [c for c in counters if c.invoice_id is None and c.quantity > 0]
+
+
+def cut_at(counter: UsageCounter, ends_on: date) -> UsageCounter:
+    """``counter`` with its period ending at ``ends_on`` at the latest (a stop in the middle of a period)."""
+    if counter.period.end <= ends_on:
+        return counter
+    return counter.model_copy(update={"period": DatePeriod(start=counter.period.start, end=ends_on)})
+
+
+def final_usage_invoice(
+    seller: Seller,
+    subscription: Subscription,
+    counters: Sequence[UsageCounter],
+    plans: Mapping[str, Plan],
+    products: Mapping[str, Product],
+    run_date: date,
+    now: datetime,
+) -> Invoice | None:
+    """The final invoice of an ended subscription: its usage not invoiced yet, one line per tier reached
+    per counter, the periods cut at the end date; issued on ``run_date`` and due after the payment
+    method's days (numbered, with its KID, when committed). None when there is nothing to invoice."""
+    ends_on = subscription.ends_on
+    if ends_on is None:
+        return None
+    due = [cut_at(counter, ends_on) for counter in unbilled(counters)]
+    lines = usage_lines(due, plans, products, seller.vat_table, seller.entity.country, subscription.language)
+    if not lines:
+        return None
+    totals = totals_of(lines)
+    periods = [line.period for line in lines if line.period is not None]
+    return Invoice(
+        id=final_invoice_id(subscription.id),
+        legal_entity_id=seller.entity.id,
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        status=InvoiceStatus.ISSUED,
+        currency=subscription.currency,
+        language=subscription.language,
+        payment_method=subscription.payment_method,
+        invoice_date=run_date,
+        due_date=run_date + timedelta(days=seller.entity.due_days_for(subscription.payment_method)),
+        period=DatePeriod(start=min(p.start for p in periods), end=max(p.end for p in periods)),
+        lines=lines,
+        totals=totals,
+        vat_summary=vat_summary_of(lines),
+        open_amount=totals.gross,
+        issued_at=now,
+        created_at=now,
+    )
+
+
+def closed(subscription: Subscription) -> Subscription:
+    """``subscription`` after its final invoice (or after finding nothing to invoice): out of the renewal
+    index, and every report for its time refused from now on."""
+    return subscription.model_copy(
+        update={"final_invoice_on": None, "usage_billed_until": subscription.ends_on}
     )
 
 

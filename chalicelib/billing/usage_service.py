@@ -1,5 +1,11 @@
 """Recording usage: each report is kept under its idempotency key and added to its period's counter in one
-transaction, so a replay, a retry or two concurrent reports are each counted exactly once."""
+transaction, so a replay, a retry or two concurrent reports are each counted exactly once.
+
+A report for a period already invoiced is refused (409), and so is one for an ended subscription whose
+final invoice has been issued; a report after the end has no billing period (422). While the final invoice
+of an ended subscription is pending, a report also moves the subscription's version, so that it and the
+invoice run's final invoice (which reads the counters, then writes the subscription at the version read)
+cannot pass each other: the later of the two fails its condition and sees the other's outcome."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from chalicelib.billing.drafts import DraftService
 from chalicelib.billing.usage import UsageCounter, UsageEvent, usage_counter_item
@@ -24,6 +31,13 @@ from chalicelib.subscriptions.models import Subscription
 from chalicelib.subscriptions.timeline import period_containing_day
 
 ATTEMPTS = 20
+
+
+def _touched(item: DocumentItem) -> tuple[Any, list[Any], Any]:
+    """An update that moves ``item``'s version on, conditional on the version read."""
+    version = int(item.version)
+    target = DocumentItem(item.pk, item.sk)
+    return target, [DocumentItem.version.set(version + 1)], DocumentItem.version == version
 
 
 def _invalid(field: str, message: str, code: str) -> ValidationFailedError:
@@ -71,10 +85,17 @@ class UsageService:
             counter_item = self._store.get(counter_keys.pk, counter_keys.sk)
             assert counter_item is not None
             return RecordedUsage(event, counter_item.document(UsageCounter), replayed=True)
-        subscription = self._store.get_document(keys.subscription(subscription_id).pk, "SUB", Subscription)
-        if subscription is None:
+        subscription_item = self._store.get(keys.subscription(subscription_id).pk, "SUB")
+        if subscription_item is None:
             raise NotFoundError(f"no subscription {subscription_id}")
+        subscription = subscription_item.document(Subscription)
         day = local_date(at)
+        billed_until = subscription.usage_billed_until
+        if billed_until is not None and day < billed_until:
+            raise ConflictError(
+                f"the usage of this subscription before {billed_until.isoformat()} is invoiced already, "
+                "on its final invoice"
+            )
         plans = self._drafts.load_plans(p.plan_id for p in subscription.phases)
         billing_period = period_containing_day(subscription.phases, plans, day)
         if billing_period is None or (subscription.ends_on is not None and day >= subscription.ends_on):
@@ -118,10 +139,13 @@ class UsageService:
         )
         creates: list[DocumentItem] = [document_item("usage_event", event_keys, event)]
         replaces: list[tuple[DocumentItem, int]] = []
+        updates: list[tuple[Any, list[Any], Any]] = []
         if found is None:
             creates.append(usage_counter_item(added))
         else:
             version = int(found.version)
             replaces.append((usage_counter_item(added, version), version))
-        self._store.write(creates, replaces)
+        if subscription.final_invoice_on is not None:
+            updates.append(_touched(subscription_item))
+        self._store.write(creates, replaces, updates=updates)
         return RecordedUsage(event, added, replayed=False)

@@ -114,7 +114,14 @@ class Subscription(Document):
         default=None, description="a change whose credit notes and invoice are being issued"
     )
     usage_billed_until: date | None = Field(
-        default=None, description="usage of periods ending on or before this day is invoiced"
+        default=None,
+        description="all usage before this day is invoiced (set by the final invoice): reports for it are "
+        "refused",
+    )
+    final_invoice_on: date | None = Field(
+        default=None,
+        description="once ended: the day the invoice run issues the final invoice for the usage not invoiced "
+        "yet (the end date); None when done, or when its plans charge no usage",
     )
     invoiced_period: DatePeriod = Field(
         description="the latest period invoiced (renewals are invoiced ahead)"

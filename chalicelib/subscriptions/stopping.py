@@ -8,7 +8,9 @@ idempotent, so a stop that dies half-way is finished by the next call:
 * a period invoiced but starting on or after the end is credited in full;
 * the period in progress, under ``by_days`` proration, is credited for its unused days on a paid invoice
   (the customer's credit); an unpaid invoice is credited in full and the used days invoiced again; under
-  ``none`` and ``whole_period`` a started period is kept.
+  ``none`` and ``whole_period`` a started period is kept;
+* on a plan with usage prices, the usage not invoiced yet goes on a final invoice, issued by the invoice
+  run on the end date (see :mod:`chalicelib.billing.usage`).
 
 A stop before the end of a binding period is refused, or (``early_stop: charge``) allowed with the
 periods left of the binding invoiced at once and no credit for the period in progress.
@@ -20,6 +22,7 @@ from datetime import date, timedelta
 
 from chalicelib.billing.models import InvoiceLine
 from chalicelib.billing.restatement import Straddle, new_terms_lines
+from chalicelib.billing.usage import final_invoice_day
 from chalicelib.catalog.models import EarlyStop, Plan, Proration
 from chalicelib.errors import ConflictError
 from chalicelib.notifications.queue import subscription_stopped
@@ -60,7 +63,13 @@ class StopService:
             extra_lines=extra,
         )
         stopped = subscription.model_copy(
-            update={"status": SubscriptionStatus.STOPPED, "ends_on": ends_on, "stop_reason": reason}
+            update={
+                "status": SubscriptionStatus.STOPPED,
+                "ends_on": ends_on,
+                "stop_reason": reason,
+                # the usage of its last period(s) goes on a final invoice, issued when it has ended
+                "final_invoice_on": final_invoice_day(ends_on, loaded.plans.values(), today),
+            }
         )
         committed = self._changes.commit(loaded, stopped, planned, access_until=ends_on)
         self._changes.notify(subscription_stopped(subscription.id))

@@ -22,20 +22,13 @@ def renewal_partition(day: str, shard: int) -> str:
 
 
 def subscription_item(subscription: Subscription, version: int = 1) -> DocumentItem:
-    """The stored item: listed under the customer, and in the renewal index while a draft waits."""
+    """The stored item: listed under the customer, and in the renewal index while a draft waits or, once
+    stopped or ended, until its final invoice (usage in arrears) is issued."""
     base = keys.subscription(subscription.id, subscription.customer_id, subscription.created_at)
-    renews = subscription.next_invoice_date is not None and subscription.status not in (
-        SubscriptionStatus.STOPPED,
-        SubscriptionStatus.ENDED,
-    )
-    gsi2 = (
-        (
-            renewal_partition(subscription.next_invoice_date.isoformat(), renewal_shard(subscription.id)),
-            subscription.id,
-        )
-        if renews and subscription.next_invoice_date
-        else None
-    )
+    ended = subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED)
+    day = subscription.final_invoice_on if ended else subscription.next_invoice_date
+    shard = renewal_shard(subscription.id)
+    gsi2 = (renewal_partition(day.isoformat(), shard), subscription.id) if day else None
     return document_item(
         "subscription",
         Keys(base.pk, base.sk, gsi1=base.gsi1, gsi2=gsi2),
