@@ -242,8 +242,13 @@ def restatement(
     return Restatement(
         number=number,
         credits=restated.credits,
-        invoice_id=f"inv_{subscription.id.split('_', 1)[-1]}_r{number}",
+        invoice_id=restatement_invoice_id(subscription.id, number),
         lines=owed,
         period=period,
         invoiced_period=invoiced_period,
     )
+
+
+def restatement_invoice_id(subscription_id: str, number: int) -> str:
+    """The id of the invoice of a subscription's ``number``-th restatement (fixed, so a retry finds it)."""
+    return f"inv_{subscription_id.split('_', 1)[-1]}_r{number}"

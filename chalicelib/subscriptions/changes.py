@@ -31,6 +31,7 @@ from chalicelib.billing.restatement import (
     new_terms_lines,
     restate_issued,
     restatement,
+    restatement_invoice_id,
 )
 from chalicelib.catalog.models import LegalEntity, Plan, Product, Proration
 from chalicelib.catalog.plans import load_products
@@ -149,10 +150,21 @@ class ChangeService:
         self._clock = clock
 
     def notify(self, notice: Notice) -> None:
-        """Enqueue the customer's notice of a change after it committed (also when a retry of the change
-        finds it made: what a crash before the enqueue lost is derived again; the key sends it once)."""
+        """Enqueue the customer's notice of a change after it committed."""
         if self._notices is not None:
             self._notices.enqueue([notice])
+
+    def notify_again(self, subscription: Subscription, notice: Notice | None) -> None:
+        """A retry found the change made: enqueue its notice again, and the invoice-issued notice of the
+        subscription's latest restatement, which a crash between that invoice's commit and its enqueue
+        would have lost. Each notice's key sends it once, so repeating them is harmless."""
+        notices = [notice] if notice is not None else []
+        if subscription.changes:
+            invoice_id = restatement_invoice_id(subscription.id, subscription.changes)
+            if self._store.get(keys.invoice(invoice_id).pk, "INVOICE") is not None:
+                notices.append(invoice_issued(invoice_id))
+        if notices and self._notices is not None:
+            self._notices.enqueue(notices)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -192,8 +204,8 @@ class ChangeService:
                 ids.append(invoice_id)
             else:
                 recent = [*recent[-(LOOK_BACK - 1) :], invoice_id]
-        stem = subscription.id.split("_", 1)[-1]
-        ids = [*recent, *ids, *(f"inv_{stem}_r{n}" for n in range(1, subscription.changes + 1))]
+        restated = (restatement_invoice_id(subscription.id, n) for n in range(1, subscription.changes + 1))
+        ids = [*recent, *ids, *restated]
         found = self._store.batch_get((keys.invoice(i).pk, "INVOICE") for i in dict.fromkeys(ids))
         invoices = [item.document(Invoice) for item in found.values()]
         invoices = [i for i in invoices if i.status in (InvoiceStatus.ISSUED, InvoiceStatus.PAID)]
@@ -400,7 +412,7 @@ class ChangeService:
         target_quantity = quantity or current_quantity
         notice = subscription_changed(subscription.id, effective, target_plan, target_quantity)
         if _already_changed(subscription, effective, target_plan, target_quantity):
-            self.notify(notice)
+            self.notify_again(subscription, notice)
             return subscription  # a retry of a change that was made: nothing more to do
         kept = phases_before(subscription.phases, effective)
         if new_plan is None or new_plan.id == current.plan.id:
@@ -486,7 +498,7 @@ class ChangeService:
             start,
             until,
         ):
-            self.notify(subscription_paused(subscription.id, start))
+            self.notify_again(subscription, subscription_paused(subscription.id, start))
             return subscription  # a retry of this very pause
         if subscription.pause is not None and (
             subscription.pause.until is None or subscription.pause.until > today
@@ -524,6 +536,7 @@ class ChangeService:
         pause = subscription.pause
         today = self.today()
         if pause is not None and pause.until == today + timedelta(days=1):
+            self.notify_again(subscription, None)
             return subscription  # resumed today already (a retry)
         if pause is None or (pause.until is not None and pause.until <= today + timedelta(days=1)):
             raise ConflictError("the subscription is not paused")

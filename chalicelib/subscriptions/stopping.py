@@ -44,7 +44,7 @@ class StopService:
         if subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED):
             if subscription.ends_on is None:
                 raise ConflictError("the subscription has ended")
-            self._changes.notify(subscription_stopped(subscription.id))
+            self._changes.notify_again(subscription, subscription_stopped(subscription.id))
             return subscription
         today = self._changes.today()
         ends_on = self._end(subscription, loaded.plans, when, today)

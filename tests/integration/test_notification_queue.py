@@ -230,3 +230,38 @@ def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, se
     for notice in notices:
         services.notification_dispatcher.dispatch(notice)
     assert issued[0].key in dict(sent_mail())
+
+
+def test_a_stop_retried_after_a_crash_before_its_enqueue_tells_of_the_restated_invoice(
+    shop: World, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice = shop.order("kari@example.no")
+    queued(services)
+    subscription_id = invoice.subscription_id or ""
+    restated_id = f"inv_{subscription_id.removeprefix('sub_')}_r1"
+
+    def crash(notice: Notice) -> None:
+        raise RuntimeError("the process died")
+
+    # The stop's restatement commits (January credited, the day used invoiced again), then the process
+    # dies before the invoice's notice is enqueued
+    with monkeypatch.context() as patch:
+        patch.setattr(services.changes, "notify", crash)
+        with pytest.raises(RuntimeError):
+            services.stops.stop(subscription_id, StopWhen.NOW, None)
+    assert shop.invoice(restated_id).status == "issued"
+    assert queued(services) == []
+    # The client's retry finds the subscription stopped and derives both notices again
+    services.stops.stop(subscription_id, StopWhen.NOW, None)
+    notices = queued(services)
+    assert [n.key for n in notices] == [
+        f"subscription-stopped:{subscription_id}",
+        f"invoice-issued:{restated_id}",
+    ]
+    for notice in notices:
+        services.notification_dispatcher.dispatch(notice)
+    assert f"invoice-issued:{restated_id}" in dict(sent_mail())
+    # A second retry enqueues them again, and nothing more is sent
+    services.stops.stop(subscription_id, StopWhen.NOW, None)
+    again = [services.notification_dispatcher.dispatch(n) for n in queued(services)]
+    assert all(d.result is not None and d.result.status is SendStatus.DUPLICATE for d in again)
