@@ -7,6 +7,7 @@ clock is system time; locally the stored test clock adds one read, listed separa
 from __future__ import annotations
 
 import json
+import uuid
 
 from bench.stack import ADMIN_HEADERS, Action, Deployment, expect, operation
 from infra.local.seed import seed_demo_catalog
@@ -17,6 +18,11 @@ def _seed(deployment: Deployment) -> dict[str, str]:
     if seeded is None:
         raise RuntimeError("the bench deployment was not empty")
     return seeded.offer_ids
+
+
+def _headers() -> dict[str, str]:
+    """The admin's headers with a fresh Idempotency-Key: every order is a new one, not a replay."""
+    return {**ADMIN_HEADERS, "Idempotency-Key": str(uuid.uuid4())}
 
 
 def _order_body(offer_id: str, index: int) -> str:
@@ -39,7 +45,7 @@ def place_order(deployment: Deployment) -> Action:
     offers = _seed(deployment)
     return lambda index: expect(
         deployment.api.http.post(
-            "/v1/orders", headers=ADMIN_HEADERS, body=_order_body(offers["monthly"], index)
+            "/v1/orders", headers=_headers(), body=_order_body(offers["monthly"], index)
         ),
         201,
     )
@@ -50,11 +56,11 @@ def place_repeat_order(deployment: Deployment) -> Action:
     """A second order by a known customer."""
     offers = _seed(deployment)
     expect(
-        deployment.api.http.post("/v1/orders", headers=ADMIN_HEADERS, body=_order_body(offers["bundle"], 0)),
+        deployment.api.http.post("/v1/orders", headers=_headers(), body=_order_body(offers["bundle"], 0)),
         201,
     )
     return lambda _: expect(
-        deployment.api.http.post("/v1/orders", headers=ADMIN_HEADERS, body=_order_body(offers["bundle"], 0)),
+        deployment.api.http.post("/v1/orders", headers=_headers(), body=_order_body(offers["bundle"], 0)),
         201,
     )
 
@@ -64,7 +70,7 @@ def access_over_http(deployment: Deployment) -> Action:
     """The CMS's access check through the API: the access item, plus the test clock's own read."""
     offers = _seed(deployment)
     response = deployment.api.http.post(
-        "/v1/orders", headers=ADMIN_HEADERS, body=_order_body(offers["monthly"], 1)
+        "/v1/orders", headers=_headers(), body=_order_body(offers["monthly"], 1)
     )
     expect(response, 201)
     customer_id = response.json_body["customer_id"]
@@ -82,9 +88,7 @@ def access_in_production(deployment: Deployment) -> Action:
     from chalicelib.subscriptions.access import AccessService
 
     offers = _seed(deployment)
-    order = deployment.api.http.post(
-        "/v1/orders", headers=ADMIN_HEADERS, body=_order_body(offers["monthly"], 2)
-    )
+    order = deployment.api.http.post("/v1/orders", headers=_headers(), body=_order_body(offers["monthly"], 2))
     expect(order, 201)
     customer_id = order.json_body["customer_id"]
     product_id = deployment.services.catalog.plan(

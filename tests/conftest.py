@@ -1,5 +1,6 @@
 """Fixtures shared by every layer: a moto server per session, the template's resources per test, the
-platform's services bound to them, and Chalice's in-process HTTP client."""
+platform's services bound to them, and Chalice's in-process HTTP client, whose POSTs carry a fresh
+Idempotency-Key unless the test names one (tests/support/idempotency.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,18 @@ from chalicelib.container import Services, set_services
 from chalicelib.settings import Settings
 from infra.local.resources import LocalResources
 from tests.support.aws import REGION, fresh_resources, moto_server
+from tests.support.idempotency import automatic_idempotency_keys
 
 ADMIN_TOKEN = "test-admin-token"
 CLOCK_START = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def idempotency_keys() -> Iterator[None]:
+    """Every POST through Chalice's test client, wherever the client is made, gets a fresh
+    Idempotency-Key unless it names one; ``without_idempotency_keys()`` sends none."""
+    with automatic_idempotency_keys():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Idempotent POSTs: ``Idempotency-Key`` with Powertools idempotency on DynamoDB.
 
-A replay with the same key and body returns the first response; the same key with another body is 409;
-a request still running under the key is 409 too. A failed request leaves no record, so it can be retried.
+Every POST that creates something requires the key (428 without it). A replay with the same key and body
+returns the first response; the same key with another body is 409; a request still running under the key
+is 409 too. A failed request leaves no record, so it can be retried.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from chalicelib.errors import (
     FieldError,
+    IdempotencyKeyMissingError,
     IdempotencyKeyReusedError,
     RequestInProgressError,
     UnavailableError,
@@ -19,8 +21,23 @@ from chalicelib.errors import (
 )
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-# How long a request may hold its key before a crashed attempt no longer blocks a retry.
-IN_PROGRESS_SECONDS = 30
+# The API function's timeout: template.yaml's Globals declare it, tests/contract/test_template.py checks
+# that the two agree.
+API_FUNCTION_TIMEOUT_SECONDS = 60
+# How long a request may hold its key before a crashed attempt no longer blocks a retry. Longer than the
+# function may run, so that a slow first request still holding its key is never run a second time beside
+# it; the margin covers clock skew between the Lambdas that read the record.
+IN_PROGRESS_SECONDS = API_FUNCTION_TIMEOUT_SECONDS + 30
+
+
+def require_key(key: str | None) -> str:
+    """The request's Idempotency-Key, validated; a missing key is a 428 naming the header."""
+    if key is None:
+        raise IdempotencyKeyMissingError(
+            "this route creates something: send an Idempotency-Key header (e.g. a UUID) and send the same "
+            "key when you retry"
+        )
+    return check_key(key)
 
 
 def check_key(key: str) -> str:

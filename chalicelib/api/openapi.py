@@ -28,6 +28,7 @@ _PROBLEM_TITLES = {
     409: "Conflict",
     415: "Unsupported media type",
     422: "Validation error",
+    428: "Idempotency-Key required",
     500: "Internal error",
     503: "Unavailable",
 }
@@ -72,8 +73,12 @@ def _operation(spec: RouteSpec, definitions: dict[str, Any]) -> dict[str, Any]:
             {
                 "name": "Idempotency-Key",
                 "in": "header",
-                "required": False,
-                "description": "Replays with the same key and body return the first response.",
+                "required": True,
+                "description": (
+                    "Required: this route creates something. Send a fresh key (e.g. a UUID) per request "
+                    "and the same key when retrying it; a replay with the same key and body returns the "
+                    "first response, the same key with another body is 409."
+                ),
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
             }
         )
@@ -106,7 +111,7 @@ def _operation(spec: RouteSpec, definitions: dict[str, Any]) -> dict[str, Any]:
     if spec.query is not None or spec.idempotent:
         problems |= {422}
     if spec.idempotent:
-        problems |= {409}
+        problems |= {409, 428}
     responses: dict[str, Any] = {str(spec.status): success}
     for status in sorted(problems):
         responses[str(status)] = {

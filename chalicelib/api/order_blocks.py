@@ -80,6 +80,7 @@ def order_block_view(block: OrderBlock) -> OrderBlockView:
     status=201,
     body=OrderBlockCreate,
     response=OrderBlockView,
+    idempotent=True,
     problems=(409,),
 )
 def create_order_block(call: Call) -> OrderBlockView:

@@ -59,7 +59,7 @@ from chalicelib.formats.avtalegiro import (
     build_file,
     content_hash,
 )
-from chalicelib.ledger.service import ATTEMPTS, backoff
+from chalicelib.ledger.service import ATTEMPTS
 from chalicelib.money import Currency
 from chalicelib.observability import logger
 from chalicelib.store import keys
@@ -428,7 +428,7 @@ class ClaimFiles(_DailyFiles):
         sellers: dict[str, LegalEntity],
     ) -> int:
         todo = list(invoices)
-        for attempt in range(ATTEMPTS):
+        for _ in range(ATTEMPTS):  # each round drops the invoices claimed meanwhile
             if not todo:
                 return 0
             creates: list[DocumentItem] = []
@@ -473,7 +473,10 @@ class ClaimFiles(_DailyFiles):
                     self._drop_from_index([i for i in todo if i.id in taken])
                     todo = [i for i in todo if i.id not in taken]
                 else:
-                    backoff(attempt)
+                    # No condition failed: the transaction's own retries kept meeting concurrent ones.
+                    raise UnavailableError(
+                        "claims kept meeting concurrent transactions; the run will be retried"
+                    ) from error
         raise UnavailableError("claims kept conflicting; the run will be retried")
 
     def _drop_from_index(self, invoices: Sequence[Invoice]) -> None:

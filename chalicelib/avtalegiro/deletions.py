@@ -27,7 +27,6 @@ from chalicelib.avtalegiro.models import (
 from chalicelib.avtalegiro.window import deletion_window
 from chalicelib.errors import UnavailableError
 from chalicelib.formats.avtalegiro import DueWindow, FileKind
-from chalicelib.ledger.service import ATTEMPTS, backoff
 from chalicelib.store.documents import DocumentItem, WriteConflictError, document_item
 
 CLAIMS_PER_TRANSACTION = 49  # two items each, plus the submission's condition
@@ -79,12 +78,11 @@ class DeletionFiles(_DailyFiles):
 
     def _delete(self, submission: Submission, markers: list[tuple[ClaimMarker, int]]) -> int:
         """Delete one chunk of claims in one transaction. A marker that moved on (deleted by another run)
-        leaves the chunk; a concurrent transaction on the same items (DynamoDB's TransactionConflict)
-        retries the chunk with backoff, at most ``ATTEMPTS`` times, then the run fails and its rerun
+        leaves the chunk; a concurrent transaction on the same items (DynamoDB's TransactionConflict) is
+        retried by the store's transaction policy, and when that gives up the run fails and its rerun
         finishes (the submission is still ``claiming``)."""
         todo = list(markers)
         sub = submission_key(submission.day, self.kind)
-        conflicts = 0
         while todo:
             creates: list[DocumentItem] = []
             replaces: list[tuple[DocumentItem, int]] = []
@@ -116,14 +114,10 @@ class DeletionFiles(_DailyFiles):
                 return len(todo)
             except WriteConflictError as error:
                 if not error.failed:
-                    # Nothing failed its condition: the same chunk, again, a little later.
-                    conflicts += 1
-                    if conflicts >= ATTEMPTS:
-                        raise UnavailableError(
-                            "deletions kept meeting concurrent transactions; the run will be retried"
-                        ) from error
-                    backoff(conflicts - 1)
-                    continue
+                    # Nothing failed its condition: the transaction's own retries met concurrent ones.
+                    raise UnavailableError(
+                        "deletions kept meeting concurrent transactions; the run will be retried"
+                    ) from error
                 if len(creates) + len(replaces) in error.failed:
                     return 0  # the selection was frozen by a concurrent run
                 moved = {todo[p - len(creates)][0].invoice_id for p in error.failed if p >= len(creates)}

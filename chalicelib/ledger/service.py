@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -59,8 +57,9 @@ from chalicelib.store.documents import (
     document_item,
     encode_cursor,
 )
+from chalicelib.store.transaction import TRANSACTION_RETRIES
 
-ATTEMPTS = 8
+ATTEMPTS = TRANSACTION_RETRIES.attempts
 
 
 @dataclass(frozen=True)
@@ -137,8 +136,9 @@ def _invalid(name: str, message: str, code: str = "invalid") -> ValidationFailed
 
 
 def backoff(attempt: int) -> None:
-    """Wait a little before retrying a transaction that met a concurrent change."""
-    time.sleep(random.uniform(0.001, 0.01) * min(attempt + 1, 8))
+    """Wait before retry ``attempt`` + 1 of a transaction that met a concurrent change (the one policy,
+    :data:`~chalicelib.store.transaction.TRANSACTION_RETRIES`; new loops use its ``tries()``)."""
+    TRANSACTION_RETRIES.sleep(TRANSACTION_RETRIES.delay(attempt))
 
 
 class LedgerService:
@@ -378,14 +378,13 @@ class LedgerService:
     ) -> RecordedPayment:
         """Record one payment (idempotent by its source's reference)."""
         book = book or self.book()
-        for attempt in range(ATTEMPTS):
+        for _ in TRANSACTION_RETRIES.tries():
             now = self._clock.now()
             planned = self.plan_payment(incoming, book, now)
             try:
                 if self.commit(planned, book, extra):
                     return RecordedPayment(planned.payment, False, planned.payment.became_paid)
             except WriteConflictError:
-                backoff(attempt)
                 continue
             stored = self.payment(incoming.payment_id)
             return RecordedPayment(stored, True, [])
@@ -421,11 +420,11 @@ class LedgerService:
         oldest first, the rest credit). Assigning again to the same place changes nothing."""
         if (invoice_id is None) == (customer_id is None):
             raise _invalid("invoice_id", "name exactly one of invoice_id and customer_id", "one_of")
-        for attempt in range(ATTEMPTS):
+        for _ in TRANSACTION_RETRIES.tries():
             try:
                 return self._assign_once(suspense_id, invoice_id, customer_id, legal_entity_id)
             except WriteConflictError:
-                backoff(attempt)
+                continue
         raise UnavailableError("the suspense item or account kept changing; try again")
 
     def _assign_once(
@@ -553,7 +552,7 @@ class LedgerService:
         self, customer_id: str, legal_entity_id: str, currency: Currency, amount: int, text: str
     ) -> SuspenseItem:
         """Take credit off a customer's account (it was someone else's) and park it in suspense."""
-        for attempt in range(ATTEMPTS):
+        for _ in TRANSACTION_RETRIES.tries():
             now = self._clock.now()
             book = self.book()
             stored = book.account(customer_id, legal_entity_id, currency.value)
@@ -574,14 +573,13 @@ class LedgerService:
             try:
                 self._store.write([*writes.creates, _suspense_item(suspense)], writes.replaces)
             except WriteConflictError:
-                backoff(attempt)
                 continue
             return suspense
         raise UnavailableError("the customer's account kept changing; try again")
 
     def refund(self, customer_id: str, legal_entity_id: str, currency: Currency, amount: int) -> Account:
         """Pay back credit the customer holds (the payout itself is the back office's)."""
-        for attempt in range(ATTEMPTS):
+        for _ in TRANSACTION_RETRIES.tries():
             now = self._clock.now()
             stored = self.book().account(customer_id, legal_entity_id, currency.value)
             try:
@@ -592,7 +590,6 @@ class LedgerService:
             try:
                 self._store.write(writes.creates, writes.replaces)
             except WriteConflictError:
-                backoff(attempt)
                 continue
             return rules.advance(posting)
         raise UnavailableError("the customer's account kept changing; try again")

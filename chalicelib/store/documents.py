@@ -11,18 +11,34 @@ import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import ConflictError, ValidationFailedError
+from chalicelib.errors import ValidationFailedError
 from chalicelib.store.base import MainItem
+from chalicelib.store.transaction import Transaction, WriteConflictError, forget_connections
+
+# WriteConflictError and forget_connections live in store.transaction; callers import them from here too.
+__all__ = [
+    "MAX_PAGE",
+    "DocumentItem",
+    "DocumentStore",
+    "Gsi1",
+    "Gsi2",
+    "Gsi3",
+    "Keys",
+    "Page",
+    "WriteConflictError",
+    "decode_cursor",
+    "document_item",
+    "encode_cursor",
+    "forget_connections",
+    "lookup_item",
+]
 
 DocT = TypeVar("DocT", bound=BaseModel)
 T = TypeVar("T")
@@ -51,6 +67,18 @@ class Gsi2(GlobalSecondaryIndex["DocumentItem"]):  # type: ignore[no-untyped-cal
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class Gsi3(GlobalSecondaryIndex["DocumentItem"]):  # type: ignore[no-untyped-call]
+    """The due index: one partition per run (``DUE#invoice``, ``DUE#dunning``), sorted by the day work falls
+    due, so a run's planner finds everything due up to its business date (missed days too) in one query."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = KeysOnlyProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
 class DocumentItem(MainItem):
     """One stored document, or a lookup item pointing at one."""
 
@@ -64,8 +92,11 @@ class DocumentItem(MainItem):
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     gsi1 = Gsi1()
     gsi2 = Gsi2()
+    gsi3 = Gsi3()
 
     def document(self, model: type[DocT]) -> DocT:
         """The stored document as ``model``."""
@@ -82,6 +113,7 @@ class Keys:
     sk: str
     gsi1: tuple[str, str] | None = None
     gsi2: tuple[str, str] | None = None
+    gsi3: tuple[str, str] | None = None
 
 
 def document_item(
@@ -100,6 +132,8 @@ def document_item(
         item.gsi1pk, item.gsi1sk = keys.gsi1
     if keys.gsi2:
         item.gsi2pk, item.gsi2sk = keys.gsi2
+    if keys.gsi3:
+        item.gsi3pk, item.gsi3sk = keys.gsi3
     return item
 
 
@@ -141,18 +175,6 @@ def decode_cursor(cursor: str | None, index_keys: Sequence[str]) -> dict[str, An
             "the cursor is not one this API gave out",
             [FieldError("cursor", "invalid cursor", "invalid", "query")],
         ) from error
-
-
-@lru_cache(maxsize=8)
-def _connection(region: str) -> Connection:
-    """One PynamoDB connection per region for transactions: a new one builds a new botocore client
-    (about 110 ms of CPU), which would dominate every write. botocore clients are thread-safe."""
-    return Connection(region=region)
-
-
-def forget_connections() -> None:
-    """Drop cached connections (the local stack calls this when the emulator's endpoint changes)."""
-    _connection.cache_clear()
 
 
 class DocumentStore:
@@ -251,61 +273,22 @@ class DocumentStore:
         conditions: Sequence[tuple[DocumentItem, Any]] = (),
         updates: Sequence[tuple[Any, list[Any], Any]] = (),
         deletes: Sequence[DocumentItem] = (),
+        *,
+        token: str | None = None,
     ) -> None:
         """One transaction: create new items, replace items at an expected version, check conditions,
-        apply updates, delete items; all or nothing. A failed condition is a :class:`WriteConflictError`."""
-        try:
-            with TransactWrite(connection=_connection(DocumentItem.Meta.region)) as transaction:
-                for item in creates:
-                    transaction.save(item, condition=DocumentItem.pk.does_not_exist())
-                for item, expected_version in replaces:
-                    item.version = expected_version + 1
-                    transaction.save(item, condition=DocumentItem.version == expected_version)
-                for item, condition in conditions:
-                    transaction.condition_check(DocumentItem, item.pk, item.sk, condition=condition)
-                for item, actions, condition in updates:
-                    transaction.update(item, actions=actions, condition=condition)
-                for item in deletes:
-                    transaction.delete(item)
-        except TransactWriteError as error:
-            codes = [
-                getattr(r, "code", None) if r is not None else None
-                for r in (error.cancellation_reasons or [])
-            ]
-            sizes = (len(creates), len(replaces), len(conditions), len(updates), len(deletes))
-            failed = sorted(
-                _our_position(p, sizes) for p, code in enumerate(codes) if code == "ConditionalCheckFailed"
-            )
-            if failed:
-                raise WriteConflictError(
-                    "the data changed or already exists; nothing was written", failed
-                ) from error
-            if "TransactionConflict" in codes:
-                raise WriteConflictError(
-                    "a concurrent transaction touched the same items; retry", []
-                ) from error
-            raise
-
-
-def _our_position(sent: int, sizes: tuple[int, int, int, int, int]) -> int:
-    """Map PynamoDB's send order (conditions, deletes, puts, updates) to ``write``'s argument order
-    (creates, replaces, conditions, updates, deletes)."""
-    creates, replaces, conditions, updates, deletes = sizes
-    puts = creates + replaces
-    if sent < conditions:
-        return puts + sent
-    if sent < conditions + deletes:
-        return puts + conditions + updates + (sent - conditions)
-    if sent < conditions + deletes + puts:
-        return sent - conditions - deletes
-    return puts + conditions + (sent - conditions - deletes - puts)
-
-
-class WriteConflictError(ConflictError):
-    """A transaction was cancelled: ``failed`` lists the positions, in ``write``'s argument order (creates,
-    replaces, conditions, updates, deletes), whose condition failed; empty when DynamoDB saw a concurrent
-    transaction on the same items."""
-
-    def __init__(self, detail: str, failed: list[int]) -> None:
-        super().__init__(detail)
-        self.failed = failed
+        apply updates, delete items; all or nothing, committed by :class:`Transaction` (its
+        ClientRequestToken, ``token`` or one derived from the writes, and its retry policy). A failed
+        condition is a :class:`WriteConflictError` naming positions in this argument order."""
+        transaction = Transaction(token)
+        for item in creates:
+            transaction.create(item)
+        for item, expected_version in replaces:
+            transaction.replace(item, expected_version)
+        for item, condition in conditions:
+            transaction.condition_check(item, condition)
+        for item, actions, condition in updates:
+            transaction.update(item, actions, condition)
+        for item in deletes:
+            transaction.delete(item)
+        transaction.commit()

@@ -191,3 +191,85 @@ def test_local_buckets_and_their_notifications_match_the_template(
         for item in declared.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
     ]
     assert created == expected
+
+
+# ---- alarms ------------------------------------------------------------------------------------------
+
+ALARM_TOPIC = "AlarmTopic"
+
+
+def _alarms(namespace: str, metric: str) -> list[dict[str, Any]]:
+    """Alarms on ``namespace``/``metric`` that fire on any count above zero and notify the alarm topic."""
+    found = []
+    for logical_id, alarm in _of_type("AWS::CloudWatch::Alarm").items():
+        if (alarm["Namespace"], alarm["MetricName"]) != (namespace, metric):
+            continue
+        assert (alarm["ComparisonOperator"], float(alarm["Threshold"])) == ("GreaterThanThreshold", 0.0)
+        assert alarm["TreatMissingData"] == "notBreaching"  # no messages, no invocations: nothing wrong
+        assert {"Ref": ALARM_TOPIC} in alarm["AlarmActions"]
+        found.append({**alarm, "Condition": TEMPLATE["Resources"][logical_id].get("Condition")})
+    return found
+
+
+def _dimension(alarm: dict[str, Any], name: str) -> Any:
+    [value] = [dimension["Value"] for dimension in alarm["Dimensions"] if dimension["Name"] == name]
+    return value
+
+
+def _dead_letter_queues() -> set[str]:
+    return {
+        logical_id_of(queue["RedrivePolicy"]["deadLetterTargetArn"])
+        for queue in _of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in queue
+    }
+
+
+def test_alarms_notify_one_topic_with_an_optional_email() -> None:
+    assert ALARM_TOPIC in _of_type("AWS::SNS::Topic")
+    [subscription] = [
+        resource
+        for resource in TEMPLATE["Resources"].values()
+        if resource["Type"] == "AWS::SNS::Subscription"
+    ]
+    assert subscription["Properties"]["TopicArn"] == {"Ref": ALARM_TOPIC}
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert subscription["Condition"] in TEMPLATE["Conditions"]
+    assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+@pytest.mark.parametrize("queue", sorted(_of_type("AWS::SQS::Queue")))
+def test_every_queue_has_a_dead_letter_queue_that_alarms(queue: str) -> None:
+    dead_letters = _dead_letter_queues()
+    if queue in dead_letters:
+        watched = {
+            logical_id_of(_dimension(alarm, "QueueName")): alarm["Condition"]
+            for alarm in _alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+        }
+        assert queue in watched, f"no alarm on the dead letter queue {queue}"
+        # An alarm exists exactly when its queue does (a queue of a condition, e.g. the test clock's).
+        assert watched[queue] == TEMPLATE["Resources"][queue].get("Condition")
+    else:
+        redrive = _of_type("AWS::SQS::Queue")[queue].get("RedrivePolicy")
+        assert redrive is not None, f"{queue} has no dead letter queue"
+        assert logical_id_of(redrive["deadLetterTargetArn"]) in dead_letters
+
+
+@pytest.mark.parametrize("schedule", WIRING.schedules, ids=lambda s: f"{s.function}.{s.name}")
+def test_every_scheduled_function_alarms_on_errors_and_failed_invocations(schedule: Any) -> None:
+    errors = {logical_id_of(_dimension(a, "FunctionName")) for a in _alarms("AWS/Lambda", "Errors")}
+    assert schedule.function in errors
+    # The schedule's rule has a fixed name, so its EventBridge metric can be watched.
+    event = TEMPLATE["Resources"][schedule.function]["Properties"]["Events"][schedule.name]
+    rule_name = event["Properties"]["Name"]
+    failed = [_dimension(a, "RuleName") for a in _alarms("AWS/Events", "FailedInvocations")]
+    assert rule_name in failed
+    assert len(resolve_name(rule_name, "a" * 40)) <= 64  # EventBridge's limit, for a long stack name
+
+
+def test_an_idempotency_key_is_held_longer_than_the_api_function_may_run() -> None:
+    from chalicelib.api.idempotency import API_FUNCTION_TIMEOUT_SECONDS, IN_PROGRESS_SECONDS
+
+    # `make package` lets the Globals configure the API function (infra/package.py, _defer_to_globals)
+    assert int(TEMPLATE["Globals"]["Function"]["Timeout"]) == API_FUNCTION_TIMEOUT_SECONDS
+    # A request still running must keep its key: a retry while it runs is "in progress", never a second run
+    assert IN_PROGRESS_SECONDS > API_FUNCTION_TIMEOUT_SECONDS

@@ -80,7 +80,7 @@ def setup(services: Services, api: Client, admin: dict[str, str], customers: int
             update={
                 "id": f"inv_ag_{n}",
                 "number": 1000 + n,
-                "kid": make_invoice_kid(10001 + n, 1000 + n),
+                "kid": make_invoice_kid(1, 10001 + n, 1000 + n),
                 "due_date": date(2027, 1, 15),
                 "issued_at": NOW + timedelta(minutes=1),
             }
@@ -112,8 +112,8 @@ def test_mandates_switch_agreements_and_a_deleted_one_puts_the_subscription_on_i
     changed = mandates.import_bytes(mandate_file(kid, notify=False) + b"", "avtalegiro/mandates/2.txt")
     mandate = mandates.mandate(kid)
     assert changed.duplicate is False and mandate is not None and mandate.notify is False
-    unknown = mandates.import_bytes(mandate_file(make_invoice_kid(99999, 0)), "avtalegiro/mandates/3.txt")
-    assert unknown.unknown_kids == [make_invoice_kid(99999, 0)]
+    unknown = mandates.import_bytes(mandate_file(make_invoice_kid(1, 99999, 0)), "avtalegiro/mandates/3.txt")
+    assert unknown.unknown_kids == [make_invoice_kid(1, 99999, 0)]
     mandates.import_bytes(mandate_file(kid, registration=2), "avtalegiro/mandates/4.txt")
     mandate = mandates.mandate(kid)
     assert mandate is not None and mandate.status == MandateStatus.DELETED

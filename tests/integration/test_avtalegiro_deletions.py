@@ -1,10 +1,11 @@
 """The daily deletion file when DynamoDB cancels a chunk's transaction for a concurrent one on the same
-items (TransactionConflict): the chunk is retried with backoff, not dropped for the day; a conflict that
-will not go away fails the run, and the rerun finishes the file."""
+items (TransactionConflict): the chunk is retried with the store's backoff, not dropped for the day; a
+conflict that will not go away fails the run, and the rerun finishes the file."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
 
-import chalicelib.avtalegiro.deletions as deletions_module
+import chalicelib.store.transaction as transaction_module
 from chalicelib.avtalegiro.models import ClaimStatus, SubmissionStatus
 from chalicelib.avtalegiro.wiring import AvtaleGiro, avtalegiro_services
 from chalicelib.billing.drafts import document_item_for
@@ -21,7 +22,6 @@ from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.container import Services
 from chalicelib.errors import UnavailableError
 from chalicelib.formats.avtalegiro import FileKind, parse_claim_file
-from chalicelib.ledger.service import ATTEMPTS
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem
 from infra.awscalls import fail_at_call
@@ -49,29 +49,44 @@ def transaction_conflict(items: int) -> ClientError:
 
 @contextlib.contextmanager
 def conflicting_deletions(services: Services, times: int) -> Iterator[list[int]]:
-    """The next ``times`` deletion transactions are cancelled by DynamoDB for a concurrent transaction
-    (the request fails at the AWS call, so the store maps DynamoDB's own answer); yields the sizes of the
-    transactions that were cancelled."""
+    """The next ``times`` sends of the deletion's transaction are cancelled by DynamoDB for a concurrent
+    transaction (the request fails at the AWS call, so the store maps DynamoDB's own answer); yields the
+    sizes of the sends that were cancelled."""
     store = services.documents
     real = store.write
     cancelled: list[int] = []
 
-    def write(creates: Sequence[DocumentItem], replaces: Sequence[Any], *args: Any, **kwargs: Any) -> None:
+    def write(creates: Sequence[DocumentItem], replaces: Any, *args: Any, **kwargs: Any) -> None:
         is_deletion = any(item.kind == "avtalegiro_deletion_line" for item in creates)
         if not is_deletion or len(cancelled) >= times:
             real(creates, replaces, *args, **kwargs)
             return
         size = len(creates) + len(replaces) + len(kwargs.get("conditions", ()))
-        with fail_at_call(1, transaction_conflict(size), operation="TransactWriteItems") as fault:
+        with contextlib.ExitStack() as faults:
+            # Each injector fails the first send it sees: together, the next sends in a row.
+            injected = [
+                faults.enter_context(
+                    fail_at_call(1, transaction_conflict(size), operation="TransactWriteItems")
+                )
+                for _ in range(times - len(cancelled))
+            ]
             try:
                 real(creates, replaces, *args, **kwargs)
             finally:
-                assert fault.fired
-                cancelled.append(size)
+                cancelled.extend(size for fault in injected if fault.fired)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(store, "write", write)
         yield cancelled
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits of the store's transaction retry policy, recorded instead of slept."""
+    recorded: list[float] = []
+    policy = dataclasses.replace(transaction_module.TRANSACTION_RETRIES, sleep=recorded.append)
+    monkeypatch.setattr(transaction_module, "TRANSACTION_RETRIES", policy)
+    return recorded
 
 
 def credit(services: Services, invoice: Invoice) -> None:
@@ -100,18 +115,19 @@ def deleted_kids(services: Services, key: str | None) -> list[str]:
 
 
 def test_a_chunk_cancelled_for_a_concurrent_transaction_is_retried_with_backoff(
-    services: Services, api: Client, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    services: Services, api: Client, admin: dict[str, str], waits: list[float]
 ) -> None:
     # Given a claimed invoice credited before its due date
     avtalegiro, invoice = claimed_then_credited(services, api, admin)
-    waits: list[int] = []
-    monkeypatch.setattr(deletions_module, "backoff", waits.append)
     # When DynamoDB cancels the deletion's transaction three times for a concurrent one
     with conflicting_deletions(services, times=3) as cancelled:
         result = avtalegiro.deletions.run(DELETION_DAY)
-    # Then the same chunk (marker, line, the submission's condition) was sent again after each backoff
+    # Then the same chunk (marker, line, the submission's condition) was sent again after each backoff,
+    # each wait a random one up to the policy's exponential bound
     assert cancelled == [3, 3, 3]
-    assert waits == [0, 1, 2]
+    policy = transaction_module.TRANSACTION_RETRIES
+    assert len(waits) == 3
+    assert all(0 <= wait <= policy.base_seconds * 2**n for n, wait in enumerate(waits))
     # And the claim is deleted in the day's file
     assert (result.submission.status, result.added, result.submission.claims) == (
         SubmissionStatus.WRITTEN,
@@ -125,17 +141,16 @@ def test_a_chunk_cancelled_for_a_concurrent_transaction_is_retried_with_backoff(
 
 
 def test_a_conflict_that_does_not_go_away_fails_the_run_and_the_rerun_finishes_the_file(
-    services: Services, api: Client, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    services: Services, api: Client, admin: dict[str, str], waits: list[float]
 ) -> None:
     # Given a claimed invoice credited before its due date
     avtalegiro, invoice = claimed_then_credited(services, api, admin)
-    waits: list[int] = []
-    monkeypatch.setattr(deletions_module, "backoff", waits.append)
+    attempts = transaction_module.TRANSACTION_RETRIES.attempts
     # When every attempt is cancelled for a concurrent transaction
-    with conflicting_deletions(services, times=ATTEMPTS) as cancelled, pytest.raises(UnavailableError):
+    with conflicting_deletions(services, times=attempts) as cancelled, pytest.raises(UnavailableError):
         avtalegiro.deletions.run(DELETION_DAY)
     # Then the run gave up after a bounded number of attempts, without freezing the day's selection
-    assert len(cancelled) == ATTEMPTS and waits == list(range(ATTEMPTS - 1))
+    assert len(cancelled) == attempts and len(waits) == attempts - 1
     submission = avtalegiro.deletions.submission(DELETION_DAY.date())
     assert submission is not None and submission.status == SubmissionStatus.CLAIMING
     marker = avtalegiro.deletions.marker(invoice.id)

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from infra.local.stack import LocalStack, StackSettings
+from tests.support.idempotency import fresh_key
 
 ADMIN_TOKEN = "scenario-admin-token"
 
@@ -31,8 +32,11 @@ class Api:
         return requests.get(self.base_url + path, headers=self._headers(None), timeout=60)
 
     def post(self, path: str, body: Any, key: str | None = None) -> requests.Response:
+        """POST with an Idempotency-Key: ``key`` (the same key replays), a fresh one when None, none
+        when ``NO_KEY`` (tests/support/idempotency.py)."""
+        sent = fresh_key() if key is None else key
         return requests.post(
-            self.base_url + path, headers=self._headers(key), data=json.dumps(body), timeout=300
+            self.base_url + path, headers=self._headers(sent), data=json.dumps(body), timeout=300
         )
 
     def created(self, path: str, body: Any) -> dict[str, Any]:
@@ -48,8 +52,11 @@ def payment_simulators() -> bool:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, payment_simulators: bool) -> Iterator[LocalStack]:
-    """One local stack per scenario module, really empty, with a frozen clock.
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, payment_simulators: bool
+) -> Iterator[LocalStack]:
+    """One local stack per scenario module, really empty, with a frozen clock (at 2027-01-01 08:00 UTC, or
+    where the module's ``pytestmark = pytest.mark.clock_start(...)`` says: no empty months to live through).
 
     moto keeps its data in the process, and a pytest-xdist worker runs several modules one after another:
     without the reset a module would see the previous module's catalog, documents and test clock."""
@@ -57,7 +64,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, payment_simulators: bool) ->
 
     moto_api_backend.reset()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ABO_CLOCK_START", "2027-01-01T08:00:00+00:00")
+        marker = request.node.get_closest_marker("clock_start")
+        patch.setenv("ABO_CLOCK_START", marker.args[0] if marker else "2027-01-01T08:00:00+00:00")
         patch.setenv("ABO_CLOCK_FROZEN", "true")
         settings = StackSettings(
             port=0,  # the stack binds free ports and keeps them
