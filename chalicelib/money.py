@@ -12,6 +12,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
+MAX_AMOUNT = 99_999_999_999
+"""The largest single amount in minor units (999 999 999.99 NOK): of one payment, price, fee or line. Far
+above any subscription's, and far below where sums of many lose meaning; an OCR file's 17-digit amount field
+or a typo can carry more. Totals and balances, being sums, may exceed it."""
+
+
+def is_within_amount_bound(amount: int) -> bool:
+    """True when a single amount (negative for a reversal or credit) lies within :data:`MAX_AMOUNT`."""
+    return -MAX_AMOUNT <= amount <= MAX_AMOUNT
+
 
 class Currency(StrEnum):
     """The currencies Abo invoices in. All have two decimals (øre, öre, cent)."""

@@ -25,7 +25,10 @@ class AccessQuery(QueryModel):
 
     product_id: Ident
     customer_id: Ident | None = None
-    email: Annotated[str, Field(min_length=3, max_length=254)] | None = None
+    email: Annotated[
+        str | None,
+        Field(default=None, min_length=3, max_length=254, description="matched whatever its case"),
+    ]
 
 
 class AccessView(ResponseModel):

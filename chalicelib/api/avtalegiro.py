@@ -9,7 +9,14 @@ from typing import Annotated
 from pydantic import Field
 
 from chalicelib.api.routing import Call, Router
-from chalicelib.api.schemas import QueryModel, RequestModel, ResponseModel
+from chalicelib.api.schemas import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    QueryModel,
+    RequestModel,
+    ResponseModel,
+    check_date_in_range,
+)
 
 router = Router("avtalegiro", tag="avtalegiro")
 
@@ -136,10 +143,11 @@ def get_submission(call: Call) -> SubmissionView:
 
     kind = call.path["kind"]
     try:
-        day = date.fromisoformat(call.path["day"])
+        day = check_date_in_range(date.fromisoformat(call.path["day"]))
     except ValueError:
+        message = f"a date (YYYY-MM-DD) between {EARLIEST_DATE} and {LATEST_DATE}"
         raise ValidationFailedError(
-            "day is a date (YYYY-MM-DD)", [FieldError("day", "not a date", "invalid", location="path")]
+            f"day is {message}", [FieldError("day", message, "invalid", location="path")]
         ) from None
     avtalegiro = call.services.avtalegiro
     if kind not in ("claims", "deletions"):

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, StrictInt, field_validator
 
 from chalicelib.api.routing import Call, Router
-from chalicelib.api.schemas import MoneyModel, QueryModel, RequestModel, ResponseModel
+from chalicelib.api.schemas import Amount, MoneyModel, QueryModel, RequestModel, ResponseModel
 from chalicelib.billing.periods import Alignment, PeriodUnit
 from chalicelib.catalog.models import (
     AccessGrant,
@@ -30,7 +30,6 @@ from chalicelib.money import Currency, Money
 
 router = Router("catalog", tag="catalog")
 
-Amount = Annotated[StrictInt, Field(ge=0, le=10**12, description="Integer minor units")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Language = Literal["en", "nb", "sv", "da"]
 Country = Literal["NO", "SE", "DK"]

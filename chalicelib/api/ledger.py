@@ -417,7 +417,7 @@ class ArrivalView(ResponseModel):
 
 
 class ReasonView(ResponseModel):
-    """Why a file was rejected."""
+    """Why a file was rejected, or one of its transactions left out (``line``: where)."""
 
     code: str
     message: str
@@ -426,7 +426,8 @@ class ReasonView(ResponseModel):
 
 class PaymentFileView(ResponseModel):
     """A payment file's import report. Outcomes: received, matched, applied, credit, refunded, suspense,
-    suspense:<reason>, reversals, paid_invoices (count of invoices the file settled)."""
+    suspense:<reason>, reversals, paid_invoices (count of invoices the file settled), rejected (transactions
+    left out: their reasons are in ``rejected_reasons``)."""
 
     id: str
     format: str

@@ -13,10 +13,10 @@ from chalice.app import Blueprint, MultiDict, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.auth import require_admin
-from chalicelib.api.idempotency import check_key
-from chalicelib.api.problems import PROBLEM_MEDIA_TYPE, from_validation_error, problem_json
+from chalicelib.api.idempotency import require_key
+from chalicelib.api.problems import from_validation_error, problem_for, problem_headers, problem_json
 from chalicelib.container import Services, get_services
-from chalicelib.errors import AboError, MalformedRequestError, UnsupportedMediaTypeError
+from chalicelib.errors import AboError, MalformedRequestError, ThrottledError, UnsupportedMediaTypeError
 from chalicelib.observability import logger
 
 Auth = Literal["admin", "public"]
@@ -153,9 +153,7 @@ def _to_response(rendered: Mapping[str, Any]) -> Response:
 
 
 def _problem(error: AboError, request: Request | None, base_url: str) -> Response:
-    headers: dict[str, str | list[str]] = {"Content-Type": PROBLEM_MEDIA_TYPE}
-    if error.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+    headers: dict[str, str | list[str]] = {**problem_headers(error)}
     instance = request.path if request is not None else None
     return Response(body=problem_json(error, base_url, instance), status_code=error.status, headers=headers)
 
@@ -183,7 +181,8 @@ class Router:
         idempotent: bool = False,
         problems: tuple[int, ...] = (),
     ) -> Callable[[View], View]:
-        """Register ``view`` at ``method path`` with its contract."""
+        """Register ``view`` at ``method path`` with its contract. ``idempotent``: the route creates
+        something, so it requires an ``Idempotency-Key`` (428 without one) and replays the first response."""
 
         def register(view: View) -> View:
             spec = RouteSpec(
@@ -224,21 +223,27 @@ class Router:
             base_url = services.settings.problem_base_url
             if spec.auth == "admin":
                 require_admin(request.headers, request.context, services.settings)
+            # A creating route names its missing key before anything else about the body.
+            key = require_key(request.headers.get("idempotency-key")) if spec.idempotent else None
             parsed_body, body_json = _parse_body(spec, request)
             parsed_query = _parse_query(spec, request)
             call = Call(request, path_params, services, parsed_body, parsed_query)
-            key = request.headers.get("idempotency-key") if spec.idempotent else None
             if key is not None:
                 rendered = services.idempotency.run(
                     scope=f"{spec.method} {spec.path} {json.dumps(path_params, sort_keys=True)}",
-                    key=check_key(key),
+                    key=key,
                     body=body_json,
                     work=lambda: _render(spec, view(call)),
                 )
                 return _to_response(rendered)
             return _to_response(_render(spec, view(call)))
-        except AboError as error:
-            return _problem(error, request, base_url)
-        except Exception:
-            logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
-            return _problem(_InternalError("an unexpected error occurred"), request, base_url)
+        except Exception as error:
+            mapped = problem_for(error)
+            if mapped is None:
+                logger.exception("unhandled error", extra={"route": f"{spec.method} {spec.path}"})
+                mapped = _InternalError("an unexpected error occurred")
+            elif isinstance(mapped, ThrottledError):
+                logger.warning(
+                    "throttled", extra={"route": f"{spec.method} {spec.path}", "detail": mapped.detail}
+                )
+            return _problem(mapped, request, base_url)

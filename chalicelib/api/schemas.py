@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from chalicelib.money import Currency, Money
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from chalicelib.money import MAX_AMOUNT, Currency, Money
+
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+Amount = Annotated[
+    StrictInt, Field(ge=0, le=MAX_AMOUNT, description=f"Integer minor units, at most {MAX_AMOUNT}")
+]
 
 
-class RequestModel(BaseModel):
+def check_date_in_range(value: Any) -> Any:
+    """``value`` unchanged when every date and datetime in it (lists and mappings included) lies between
+    :data:`EARLIEST_DATE` and :data:`LATEST_DATE`; otherwise a ``ValueError`` (pydantic makes it a 422
+    naming the field). Dates beyond these overflow the date arithmetic of periods and time zones."""
+    if isinstance(value, date):
+        day = value.date() if isinstance(value, datetime) else value
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            raise ValueError(f"a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            check_date_in_range(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_date_in_range(key)
+            check_date_in_range(item)
+    return value
+
+
+class _InputModel(BaseModel):
+    """Input from outside: every date field, now and later, is held to the sane range."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_in_range(cls, value: Any) -> Any:
+        return check_date_in_range(value)
+
+
+class RequestModel(_InputModel):
     """Base of request bodies: unknown fields and loose types are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class QueryModel(BaseModel):
+class QueryModel(_InputModel):
     """Base of query strings: values arrive as text and are converted."""
 
     model_config = ConfigDict(extra="forbid")

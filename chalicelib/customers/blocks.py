@@ -8,7 +8,8 @@ from chalicelib.clock import Clock
 from chalicelib.customers.identifiers import (
     DEFAULT_COUNTRY,
     InvalidIdentifierError,
-    normalise_email,
+    email_match_key,
+    email_match_keys,
     normalise_organisation_number,
     normalise_phone_number,
 )
@@ -51,12 +52,12 @@ class OrderBlockService:
         self._clock = clock
 
     def normalised(self, kind: BlockKind, value: str, country: str = DEFAULT_COUNTRY) -> str:
-        """``value`` in the form orders are checked with: e-mail normalised, phone E.164, organisation
-        number digits (read as ``country``'s), customer id as given (it must exist)."""
+        """``value`` in the form orders are checked with: e-mail's match key (case ignored), phone E.164,
+        organisation number digits (read as ``country``'s), customer id as given (it must exist)."""
         field = kind.value
         try:
             if kind == BlockKind.EMAIL:
-                return normalise_email(value)
+                return email_match_key(value)
             if kind == BlockKind.PHONE:
                 return normalise_phone_number(value, country)
             if kind == BlockKind.ORG_NUMBER:
@@ -101,23 +102,26 @@ class OrderBlockService:
     def check(
         self, customer_id: str | None, email: str | None, phone: str | None, org_number: str | None
     ) -> None:
-        """Raise :class:`OrderBlockedError` if a block matches any of the (already normalised) values; one
-        BatchGetItem, none when no value is given. The error names what matched, never the reason."""
+        """Raise :class:`OrderBlockedError` if a block matches any of the (already normalised) values; the
+        e-mail matches whatever its case (a block written before that is found at the address as typed
+        too). One BatchGetItem, none when no value is given. The error names what matched, never the
+        reason."""
         candidates = [
             (kind, value)
-            for kind, value in (
-                (BlockKind.CUSTOMER, customer_id),
-                (BlockKind.EMAIL, email),
-                (BlockKind.PHONE, phone),
-                (BlockKind.ORG_NUMBER, org_number),
+            for kind, values in (
+                (BlockKind.CUSTOMER, (customer_id,)),
+                (BlockKind.EMAIL, email_match_keys(email) if email else ()),
+                (BlockKind.PHONE, (phone,)),
+                (BlockKind.ORG_NUMBER, (org_number,)),
             )
+            for value in values
             if value
         ]
         if not candidates:
             return
-        wanted = {kind: keys.order_block(kind.value, value) for kind, value in candidates}
-        found = self._store.batch_get((key.pk, key.sk) for key in wanted.values())
-        matched = [kind for kind, key in wanted.items() if (key.pk, key.sk) in found]
+        wanted = [(kind, keys.order_block(kind.value, value)) for kind, value in candidates]
+        found = self._store.batch_get((key.pk, key.sk) for _, key in wanted)
+        matched = list(dict.fromkeys(kind for kind, key in wanted if (key.pk, key.sk) in found))
         if matched:
             what = " and ".join(_DESCRIBED[kind] for kind in matched)
             raise OrderBlockedError(f"new orders are blocked for this {what}")

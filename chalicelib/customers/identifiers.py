@@ -121,6 +121,24 @@ def normalise_email(email: str) -> str:
     return f"{local}@{domain}"
 
 
+def email_match_key(email: str) -> str:
+    """The key e-mail addresses are matched by: ``Reader@Example.NO`` → ``reader@example.no``.
+
+    The normalised address with its local part lower-cased as well: RFC 5321 lets a server tell ``Reader``
+    from ``reader``, but no mail provider our customers use does, and a customer who types capitals is the
+    same customer. Lookups, order blocks, search and the access check match on this key; the customer's
+    address is kept as typed (:func:`normalise_email`) for display and sending.
+    """
+    return normalise_email(email).lower()
+
+
+def email_match_keys(email: str) -> tuple[str, ...]:
+    """The keys an address may be stored under, the current one first: :func:`email_match_key`, then, when it
+    differs, the normalised address as typed, which is how lookups and blocks were keyed before matching
+    ignored case (entries written then are found when the address is typed as it was stored)."""
+    return tuple(dict.fromkeys((email_match_key(email), normalise_email(email))))
+
+
 def normalise_phone_number(number: str, country: str = DEFAULT_COUNTRY) -> str:
     """The E.164 form (``+4741234567``); a number without country code is read as ``country``'s."""
     try:

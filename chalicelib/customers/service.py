@@ -2,7 +2,7 @@
 
 Every search kind is served by a key or an index, never a scan:
 
-* ``kari@example.no``: the e-mail lookup (``EMAIL#…``);
+* ``kari@example.no``: the e-mail lookup (``EMAIL#<match key>``, case ignored: see ``email_match_key``);
 * ``+47 412 34 567``: the phone partition (``PHONE#<E.164>``);
 * digits: in one BatchGetItem the customer number, KID and organisation number (NO, SE, DK) lookups, then
   the invoice number per legal entity (gsi2 ``INVNO#<entity>#<n>``) and, when the digits are a valid
@@ -24,6 +24,8 @@ from chalicelib.catalog.models import LANGUAGES, Address, LegalEntity
 from chalicelib.clock import Clock
 from chalicelib.customers.identifiers import (
     InvalidIdentifierError,
+    email_match_key,
+    email_match_keys,
     normalise_email,
     normalise_organisation_number,
     normalise_phone_number,
@@ -124,8 +126,10 @@ def _org_item(customer: Customer) -> DocumentItem | None:
     return lookup_item(keys.org_lookup(customer.country, customer.org_number), _target(customer.id))
 
 
-def _email_item(customer: Customer, email: str) -> DocumentItem:
-    entry = keys.email_entry(email, customer.id, unique=customer.type == CustomerType.PERSON)
+def _email_item(customer: Customer, email: str, key: str | None = None) -> DocumentItem:
+    """The customer's entry at ``email``'s match key (or at ``key``, an older key of the same address)."""
+    unique = customer.type == CustomerType.PERSON
+    entry = keys.email_entry(key or email_match_key(email), customer.id, unique=unique)
     return lookup_item(entry.pk, _target(customer.id), sk=entry.sk)
 
 
@@ -318,14 +322,20 @@ class CustomerService:
     @staticmethod
     def _moves(current: Customer, updated: Customer) -> list[_Move]:
         moves: list[_Move] = []
-        if updated.email != current.email:
+        # A change of case only keeps the match key, so the lookup stays where it is.
+        if email_match_key(updated.email) != email_match_key(current.email):
+            old_key, *legacy = email_match_keys(current.email)
             moves.append(
                 _Move(
                     _email_item(current, updated.email),
-                    _email_item(current, current.email),
+                    _email_item(current, current.email, old_key),
                     "email",
                     unique=current.type == CustomerType.PERSON,
                 )
+            )
+            # An entry written before matching ignored case sits at the address as typed: remove it too.
+            moves.extend(
+                _Move(None, _email_item(current, current.email, key), "email", unique=False) for key in legacy
             )
         if updated.phone != current.phone:
             moves.append(
@@ -380,11 +390,11 @@ class CustomerService:
 
     def _by_email(self, text: str) -> list[str]:
         try:
-            email = normalise_email(text)
+            match_keys = email_match_keys(text)
         except InvalidIdentifierError:
             return []
-        page = self._store.query(keys.email_lookup(email))
-        return [i for item in page.items if (i := _customer_id(item.target_pk))]
+        pages = [self._store.query(keys.email_lookup(key)) for key in match_keys]
+        return [i for page in pages for item in page.items if (i := _customer_id(item.target_pk))]
 
     def _by_phone(self, text: str, country: str = "NO") -> list[str]:
         try:

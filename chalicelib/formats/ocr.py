@@ -9,7 +9,10 @@ is *not* a reason to reject: it is reported per transaction (:attr:`OcrTransacti
 ledger parks it in suspense.
 
 Amounts are integer øre, negative for reversals (sign ``-`` in position 32, or types 18 and 20). A
-MOD11 KID may end in ``-``, which ``netsgiro`` cannot parse; the adapter reads it back itself.
+MOD11 KID may end in ``-``, which ``netsgiro`` cannot parse; the adapter reads it back itself. A transaction
+whose amount is beyond the platform's bound for a single amount (:data:`chalicelib.money.MAX_AMOUNT`) does
+not reject the file: it counts in the trailers' sums, and :attr:`OcrFile.rejections` lists it so that the
+import leaves it out and reports it (:func:`transaction_rejection`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from netsgiro.records import (
 )
 
 from chalicelib.billing.kid import kid_algorithms_of
+from chalicelib.money import MAX_AMOUNT, is_within_amount_bound
 
 RECORD_LENGTH = 80
 MAX_REASONS = 50
@@ -159,6 +163,29 @@ class OcrFile:
     def transactions(self) -> list[OcrTransaction]:
         """Every transaction, in file order."""
         return [t for assignment in self.assignments for t in assignment.transactions]
+
+    @property
+    def importable(self) -> list[OcrTransaction]:
+        """The transactions to import, in file order: those :func:`transaction_rejection` accepts."""
+        return [t for t in self.transactions if transaction_rejection(t) is None]
+
+    @property
+    def rejections(self) -> list[tuple[OcrTransaction, Reason]]:
+        """The transactions left out of the import, each with why, in file order."""
+        return [(t, reason) for t in self.transactions if (reason := transaction_rejection(t)) is not None]
+
+
+def transaction_rejection(transaction: OcrTransaction) -> Reason | None:
+    """Why one transaction cannot be imported though its file is sound, or None: an amount beyond the bound
+    of a single amount (a corrupt record or a typo at the bank; no payment is that large)."""
+    if not is_within_amount_bound(transaction.amount):
+        return Reason(
+            "amount_out_of_bounds",
+            f"transaction {transaction.transaction_number} of {transaction.amount} øre is beyond the largest "
+            f"single amount ({MAX_AMOUNT} øre); it was not imported",
+            transaction.line,
+        )
+    return None
 
 
 def content_hash(data: bytes) -> str:

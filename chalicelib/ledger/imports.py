@@ -5,7 +5,9 @@ first payment is written, so a second drop of the same bytes is reported as a du
 nothing. Each transaction is one DynamoDB transaction that creates its payment (id derived from Nets'
 identity of the transaction, created only if it does not exist) together with its ledger effect and the
 report's tallies; a crash anywhere and a rerun therefore end where one complete run ends. A file that
-fails validation is rejected whole: only its report is written.
+fails validation is rejected whole: only its report is written. A transaction the file is sound around but
+that cannot be imported (an amount beyond :data:`~chalicelib.money.MAX_AMOUNT`) is left out: its reason is
+in the report's ``reasons`` and its count and sum in the ``rejected`` tally, written with the report.
 
 Big files are worked through a hundred transactions at a time (their KIDs, invoices and accounts read in
 batches); when the Lambda's time runs short the import stops and says so, and the handler queues a
@@ -83,6 +85,7 @@ class ImportResult:
     finished: bool = True
     imported: int = 0
     skipped: int = 0
+    rejected: int = 0
     became_paid: list[str] = field(default_factory=list)
 
 
@@ -151,6 +154,7 @@ class OcrImports:
             parsed = parse_ocr(data)
         except OcrRejectedError as rejected:
             return self._reject(file_id, data, arrival, rejected)
+        rejections = parsed.rejections
         report = PaymentFile(
             id=file_id,
             status=FileStatus.IMPORTING,
@@ -160,10 +164,14 @@ class OcrImports:
             nets_date=parsed.nets_date,
             transactions=len(parsed.transactions),
             total_amount=parsed.total_amount,
+            reasons=[RejectionReason(code=r.code, message=r.message, line=r.line) for _, r in rejections],
             created_at=arrival.received_at,
         )
+        left_out = [
+            tally(*_tally_keys(file_id, "rejected"), len(rejections), sum(t.amount for t, _ in rejections))
+        ]
         try:
-            self._store.write([_report_item(report)], [])
+            self._store.write([_report_item(report)], [], updates=left_out if rejections else [])
         except WriteConflictError:
             return self.import_bytes(data, arrival, deadline)  # another run created it first
         return self._run(parsed, report, arrival, deadline, resume=False)
@@ -209,9 +217,9 @@ class OcrImports:
     def _run(
         self, parsed: OcrFile, report: PaymentFile, arrival: FileArrival, deadline: Deadline, *, resume: bool
     ) -> ImportResult:
-        result = ImportResult(report.id, FileStatus.IMPORTING)
+        result = ImportResult(report.id, FileStatus.IMPORTING, rejected=len(parsed.rejections))
         book = self._ledger.book()
-        for chunk in _chunks(parsed.transactions, CHUNK):
+        for chunk in _chunks(parsed.importable, CHUNK):
             # Every invocation imports at least one chunk before it may stop: reruns always progress.
             if result.imported and deadline():
                 result.finished = False
@@ -232,7 +240,12 @@ class OcrImports:
         result.status = FileStatus.IMPORTED
         logger.info(
             "payment file imported",
-            extra={"file_id": report.id, "imported": result.imported, "skipped": result.skipped},
+            extra={
+                "file_id": report.id,
+                "imported": result.imported,
+                "skipped": result.skipped,
+                "rejected": result.rejected,
+            },
         )
         return result
 
@@ -319,8 +332,12 @@ class OcrImports:
 
 
 def _file_tally(file_id: str, outcome: str, amount: int) -> Update:
+    return tally(*_tally_keys(file_id, outcome), 1, amount)
+
+
+def _tally_keys(file_id: str, outcome: str) -> tuple[str, str]:
     key = keys.payment_file_tally(file_id, outcome)
-    return tally(key.pk, key.sk, 1, amount)
+    return key.pk, key.sk
 
 
 def _report_keys(file_id: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from chalicelib.clock import Clock, local_date
-from chalicelib.customers.identifiers import InvalidIdentifierError, normalise_email
+from chalicelib.customers.identifiers import InvalidIdentifierError, email_match_keys
 from chalicelib.errors import ValidationFailedError
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, document_item
@@ -53,13 +53,18 @@ class AccessService:
         return decide(grant, local_date(self._clock.now()), customer_id)
 
     def check_by_email(self, email: str, product_id: str) -> AccessDecision:
-        """Access of the customer with ``email``: two GetItems, the e-mail lookup then the access item. An
-        unknown e-mail has no access (and no customer id)."""
+        """Access of the customer with ``email``, whatever its case: two GetItems, the e-mail lookup then
+        the access item (a third, for an address typed with capitals that is not found by its match key: the
+        lookup written before matching ignored case). An unknown e-mail has no access (and no customer id)."""
         try:
-            normalised = normalise_email(email)
+            match_keys = email_match_keys(email)
         except InvalidIdentifierError as error:
             raise ValidationFailedError(error.message, [error.to_field_error("email")]) from None
-        lookup = self._store.get(keys.email_lookup(normalised), "LOOKUP")
+        lookup = None
+        for key in match_keys:
+            lookup = self._store.get(keys.email_lookup(key), "LOOKUP")
+            if lookup is not None:
+                break
         prefix = keys.customer("").pk
         if lookup is None or not lookup.target_pk or not lookup.target_pk.startswith(prefix):
             return AccessDecision(False, None, None)

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.billing.kid import KidAlgorithm, make_kid
-from chalicelib.formats.ocr import KidStatus, OcrRejectedError, parse_ocr
+from chalicelib.formats.ocr import KidStatus, OcrRejectedError, parse_ocr, transaction_rejection
+from chalicelib.money import MAX_AMOUNT
 from tests.support.ocr import Paid, ocr_file
 
 GOOD_KID = make_kid("1000100000001", KidAlgorithm.MOD10)
@@ -73,6 +74,17 @@ def test_a_mod11_kid_ending_in_dash_is_read_back() -> None:
 def test_avtalegiro_settlements_are_known() -> None:
     parsed = parse_ocr(ocr_file([Paid(GOOD_KID, 100, transaction_type=15)]))
     assert parsed.transactions[0].is_avtalegiro
+
+
+@pytest.mark.parametrize("amount", [MAX_AMOUNT + 1, -(MAX_AMOUNT + 1), 10**16])
+def test_an_amount_beyond_the_bound_is_left_out_of_the_import_not_the_file(amount: int) -> None:
+    parsed = parse_ocr(ocr_file([Paid(GOOD_KID, 12900), Paid(GOOD_KID, amount), Paid(GOOD_KID, MAX_AMOUNT)]))
+    assert [t.amount for t in parsed.transactions] == [12900, amount, MAX_AMOUNT]
+    assert [t.amount for t in parsed.importable] == [12900, MAX_AMOUNT]
+    [(transaction, reason)] = parsed.rejections
+    assert transaction.amount == amount
+    assert (reason.code, reason.line) == ("amount_out_of_bounds", transaction.line)
+    assert transaction_rejection(parsed.transactions[0]) is None
 
 
 def test_an_empty_file_is_rejected() -> None:
