@@ -64,7 +64,7 @@ def _items(base: Customer, number: int) -> list[DocumentItem]:
     the claim index; every third payer wants the bank's notice (type 21 with specification lines)."""
     customer_id = f"cus_ag_{number}"
     customer_number = 100_000 + number
-    agreement_kid = make_invoice_kid(customer_number, 0)
+    agreement_kid = make_invoice_kid(0, customer_number, 0)  # prefix 0: a seeded seller
     agreement = PaymentAgreement(
         id=f"agr_ag_{number}",
         customer_id=customer_id,

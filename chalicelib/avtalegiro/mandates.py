@@ -298,7 +298,7 @@ class MandateImports:
         return _Target(customer_id, agreements, subscriptions)
 
     def _agreements_by_lookup(self, kid: str) -> list[str]:
-        page = self._store.query(f"AGKID#{kid}", "AGREEMENT#")
+        page = self._store.query(agreement_kid_key(kid, "").pk, "AGREEMENT#")
         return [item.sk.removeprefix("AGREEMENT#") for item in page.items]
 
     def _agreements_of_customer_kid(self, kid: str) -> tuple[str | None, list[str]]:

@@ -14,8 +14,8 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from chalicelib.billing.drafts import document_item_for
-from chalicelib.billing.kid import DEFAULT_KID_LAYOUT, make_invoice_kid
+from chalicelib.billing.issuing import ToIssue, invoice_series, issuing_writes
+from chalicelib.billing.kid import customer_number_in
 from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from chalicelib.catalog.models import Document, LegalEntity
@@ -30,7 +30,6 @@ from chalicelib.errors import (
 from chalicelib.ids import new_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.store import keys
-from chalicelib.store.counters import read_counter
 from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, document_item
 
 CREDITABLE = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
@@ -66,15 +65,10 @@ def credited_lines(invoice: Invoice, line_numbers: Sequence[int] | None) -> list
 
 
 def build_credit_note(
-    invoice: Invoice,
-    lines: list[InvoiceLine],
-    credit_note_id: str,
-    number: int,
-    customer_number: int,
-    today: date,
-    now: datetime,
+    invoice: Invoice, lines: list[InvoiceLine], credit_note_id: str, today: date, now: datetime
 ) -> Invoice:
-    """The credit note for ``lines`` of ``invoice`` (amounts negative), numbered in the invoice series."""
+    """The credit note for ``lines`` of ``invoice`` (amounts negative); numbered in the invoice series
+    when issued."""
     totals = totals_of(lines)
     return Invoice(
         id=credit_note_id,
@@ -83,8 +77,6 @@ def build_credit_note(
         customer_id=invoice.customer_id,
         subscription_id=invoice.subscription_id,
         status=InvoiceStatus.ISSUED,
-        number=number,
-        kid=make_invoice_kid(customer_number, number),
         currency=invoice.currency,
         language=invoice.language,
         payment_method=invoice.payment_method,
@@ -181,20 +173,17 @@ class CreditNotes:
                 f"that would credit {credited_before + amount} of an invoice of {invoice.totals.gross} "
                 "(minor units)"
             )
-        customer_number = DEFAULT_KID_LAYOUT.parse(invoice.kid).customer_number if invoice.kid else 0
         now = self._clock.now()
         entity = self._store.get_document(
             keys.legal_entity(invoice.legal_entity_id).pk, "ENTITY", LegalEntity
         )
         if entity is None:
             raise NotFoundError(f"legal entity {invoice.legal_entity_id} is gone")
-        counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
-        (number,), claim = counter.take()
-        credit_note = build_credit_note(
-            invoice, lines, credit_note_id or new_id("crn"), number, customer_number, local_date(now), now
-        )
-        writes = self._ledger.credit_note_writes(credit_note)
-        stored = writes.invoice or credit_note
+        credit_note = build_credit_note(invoice, lines, credit_note_id or new_id("crn"), local_date(now), now)
+        # A credit note's KID carries the credited invoice's customer number (it is never paid to).
+        customer_number = customer_number_in(invoice.kid) or 0
+        issued = issuing_writes(invoice_series(entity), [ToIssue(credit_note, customer_number)], self._ledger)
+        (stored,) = issued.documents
         marker = document_item(
             "credit_marker",
             _marker(invoice.id, stored.id),
@@ -203,6 +192,5 @@ class CreditNotes:
         # A marker per credit note (created, never replaced) means two concurrent credit notes on one
         # invoice would both pass the check above; the ledger's replace of the credited invoice at its
         # version makes the second one fail and re-check.
-        creates = [document_item_for(stored), marker, *writes.creates]
-        self._store.write(creates, writes.replaces, updates=[claim, *writes.updates])
+        self._store.write([*issued.creates, marker], issued.replaces, updates=issued.updates)
         return stored

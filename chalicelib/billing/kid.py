@@ -7,8 +7,10 @@ and the biller agrees one of them with Nets for each agreement:
 - MOD11: weights 2, 3, 4, 5, 6, 7, 2, 3, ... from the rightmost base digit; sum modulo 11; remainder 0
   gives check digit 0, otherwise the check is ``11 - remainder``, where 10 is written ``-``.
 
-The invoice KID layout is ``customer number (fixed width) + invoice number (fixed width) + check``; see
-:class:`KidLayout`.
+The invoice KID layout is ``seller's KID prefix + customer number + invoice number + check``, each part of
+fixed width; see :class:`KidLayout`. The seller's prefix is what keeps KIDs unique across sellers: customer
+numbers are platform-wide, invoice numbers are each seller's own, so without it two sellers' invoices of
+one customer with the same number would share a KID.
 """
 
 from __future__ import annotations
@@ -92,26 +94,31 @@ def kid_algorithms_of(kid: str) -> frozenset[KidAlgorithm]:
 class KidParts:
     """What an invoice KID encodes."""
 
+    seller_prefix: int
     customer_number: int
     invoice_number: int
 
 
 @dataclass(frozen=True, slots=True)
 class KidLayout:
-    """Fixed-width invoice KID: customer number, zero-padded to ``customer_width`` digits, then the
-    invoice number zero-padded to ``invoice_width`` digits, then one check character.
+    """Fixed-width invoice KID: the seller's KID prefix zero-padded to ``seller_width`` digits, the
+    customer number zero-padded to ``customer_width`` digits, the invoice number zero-padded to
+    ``invoice_width`` digits, then one check character.
 
-    The fixed width is what lets an incoming OCR payment be split back into customer and invoice without
-    a lookup, and keeps every KID of an agreement the same length (Nets agreements may fix the length).
-    MOD10 is the default because its check is always a digit; MOD11 may end in ``-``.
+    The seller's prefix is unique per seller (see :mod:`chalicelib.billing.issuing`), so two sellers'
+    KIDs never collide although their invoice numbers do. The fixed width is what lets an incoming OCR
+    payment be split back into seller, customer and invoice without a lookup, and keeps every KID of an
+    agreement the same length (Nets agreements may fix the length). MOD10 is the default because its
+    check is always a digit; MOD11 may end in ``-``.
     """
 
+    seller_width: int = 4
     customer_width: int = 8
     invoice_width: int = 8
     algorithm: KidAlgorithm = KidAlgorithm.MOD10
 
     def __post_init__(self) -> None:
-        if self.customer_width < 1 or self.invoice_width < 1:
+        if self.seller_width < 1 or self.customer_width < 1 or self.invoice_width < 1:
             raise ValueError("KID layout widths must be at least 1")
         if self.length > MAX_KID_LENGTH:
             raise ValueError(f"KID layout gives {self.length} characters, at most {MAX_KID_LENGTH} allowed")
@@ -119,22 +126,28 @@ class KidLayout:
     @property
     def length(self) -> int:
         """Characters in every KID of this layout, check included."""
-        return self.customer_width + self.invoice_width + 1
+        return self.seller_width + self.customer_width + self.invoice_width + 1
 
-    def make(self, customer_number: int, invoice_number: int) -> str:
-        """The KID for an invoice of a customer."""
-        base = _pad(customer_number, self.customer_width, "customer number") + _pad(
-            invoice_number, self.invoice_width, "invoice number"
+    def make(self, seller_prefix: int, customer_number: int, invoice_number: int) -> str:
+        """The KID for an invoice of a customer with the seller whose KID prefix is ``seller_prefix``."""
+        base = (
+            _pad(seller_prefix, self.seller_width, "seller prefix")
+            + _pad(customer_number, self.customer_width, "customer number")
+            + _pad(invoice_number, self.invoice_width, "invoice number")
         )
         return make_kid(base, self.algorithm)
 
     def parse(self, kid: str) -> KidParts:
-        """Customer and invoice number of a KID of this layout; raises :class:`InvalidKidError`."""
+        """Seller prefix, customer and invoice number of a KID of this layout; raises
+        :class:`InvalidKidError`."""
         if len(kid) != self.length or not is_valid_kid(kid, self.algorithm):
             raise InvalidKidError(f"{kid!r} is not a {self.length}-character {self.algorithm} KID")
+        customer_at = self.seller_width
+        invoice_at = customer_at + self.customer_width
         return KidParts(
-            customer_number=int(kid[: self.customer_width]),
-            invoice_number=int(kid[self.customer_width : self.length - 1]),
+            seller_prefix=int(kid[:customer_at]),
+            customer_number=int(kid[customer_at:invoice_at]),
+            invoice_number=int(kid[invoice_at : self.length - 1]),
         )
 
 
@@ -151,7 +164,19 @@ def _pad(number: int, width: int, what: str) -> str:
 
 
 def make_invoice_kid(
-    customer_number: int, invoice_number: int, layout: KidLayout = DEFAULT_KID_LAYOUT
+    seller_prefix: int, customer_number: int, invoice_number: int, layout: KidLayout = DEFAULT_KID_LAYOUT
 ) -> str:
-    """The KID for ``invoice_number`` of ``customer_number`` in ``layout`` (8 + 8 digits + MOD10 check)."""
-    return layout.make(customer_number, invoice_number)
+    """The KID for ``invoice_number`` of ``customer_number`` with the seller of ``seller_prefix``, in
+    ``layout`` (4 + 8 + 8 digits + MOD10 check). Invoice number 0 is the customer's own KID with that
+    seller (what an AvtaleGiro mandate is registered with)."""
+    return layout.make(seller_prefix, customer_number, invoice_number)
+
+
+def customer_number_in(kid: str | None, layout: KidLayout = DEFAULT_KID_LAYOUT) -> int | None:
+    """The customer number an invoice KID carries, or None when it is not a KID of ``layout``."""
+    if not kid:
+        return None
+    try:
+        return layout.parse(kid).customer_number
+    except InvalidKidError:
+        return None

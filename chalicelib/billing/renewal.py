@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 
 from chalicelib.billing.drafting import Seller, build_draft, build_period_invoice, invoice_date_for
 from chalicelib.billing.drafts import renewal_index_date
-from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.billing.usage import UsageCounter
 from chalicelib.catalog.models import Plan, Product
@@ -65,23 +64,17 @@ def renew(
     plans: Mapping[str, Plan],
     products: Mapping[str, Product],
     fees: Sequence[Fee],
-    invoice_number: int,
     run_date: date,
     now: datetime,
 ) -> Renewal:
-    """Issue ``billing_period`` (numbered, with its KID) and draft the period after it."""
+    """Issue ``billing_period`` and draft the period after it. The invoice gets its number and KID when it
+    is issued (:func:`chalicelib.billing.issuing.issuing_writes`)."""
     planned = invoice_date_for(seller, subscription, billing_period)
     notice = billing_period.period.start - planned
     due = billing_period.period.start if run_date <= planned else run_date + max(notice, timedelta(0))
     invoice = build_period_invoice(
         seller, subscription, billing_period, products, fees, now, InvoiceStatus.ISSUED, run_date, due
-    ).model_copy(
-        update={
-            "number": invoice_number,
-            "kid": make_invoice_kid(subscription.customer_number, invoice_number),
-            "issued_at": now,
-        }
-    )
+    ).model_copy(update={"issued_at": now})
     advanced = subscription.model_copy(update={"invoiced_period": billing_period.dates})
     following = next_billing_period(advanced, plans)
     draft = build_draft(seller, advanced, following, products, [], now) if following else None

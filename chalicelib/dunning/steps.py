@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chalicelib.billing.drafts import document_item_for
-from chalicelib.billing.kid import DEFAULT_KID_LAYOUT, InvalidKidError, make_invoice_kid
+from chalicelib.billing.issuing import Collection, ToIssue, invoice_series, issuing_writes
+from chalicelib.billing.kid import customer_number_in
 from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from chalicelib.catalog.models import Document, LegalEntity
@@ -38,8 +38,8 @@ from chalicelib.money import Money
 from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
 from chalicelib.store import keys
-from chalicelib.store.counters import read_counter
-from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, document_item, lookup_item
+from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, document_item
+from chalicelib.store.due import CARD_RETRY_RUN, due_entry
 
 DEFAULT_LETTER_DEADLINE_DAYS = 14
 FEE_TEXTS = {
@@ -86,7 +86,8 @@ def retry_partition(day: date) -> str:
 def retry_request_keys(invoice_id: str, attempt: int, day: date | None = None) -> Keys:
     """Where a card retry request lives, listed by the day it is due (unlisted once handled)."""
     listed = (retry_partition(day), f"{invoice_id}#{attempt}") if day else None
-    return Keys(f"DUNNING#{invoice_id}", f"RETRY#{attempt:02d}", gsi1=listed)
+    due = due_entry(CARD_RETRY_RUN, day, 0, f"{invoice_id}#{attempt}") if day else None
+    return Keys(f"DUNNING#{invoice_id}", f"RETRY#{attempt:02d}", gsi1=listed, gsi3=due)
 
 
 @dataclass
@@ -127,11 +128,9 @@ def upcoming(plan: DunningPlan, case: DunningCase, invoice: Invoice) -> DunningA
 
 def customer_number_of(invoice: Invoice, customer: Customer | None) -> int:
     """The customer number the invoice's KID carries (the customer's own number as a fallback)."""
-    if invoice.kid:
-        try:
-            return DEFAULT_KID_LAYOUT.parse(invoice.kid).customer_number
-        except InvalidKidError:
-            pass
+    found = customer_number_in(invoice.kid)
+    if found is not None:
+        return found
     return customer.number if customer is not None else 0
 
 
@@ -140,14 +139,12 @@ def fee_invoice(
     step_key: str,
     kind: StepKind,
     fee: Money,
-    number: int,
-    customer_number: int,
     day: date,
     deadline: date,
     now: datetime,
 ) -> Invoice:
     """The reminder-fee document: an invoice in the seller's series with one fee line (outside the scope
-    of VAT: a reminder fee is compensation, not a supply), its own number and KID."""
+    of VAT: a reminder fee is compensation, not a supply); its number and KID are given on issue."""
     text = FEE_TEXTS[kind].get(invoice.language, FEE_TEXTS[kind]["en"])
     line = InvoiceLine(
         kind=LineKind.FEE,
@@ -167,8 +164,6 @@ def fee_invoice(
         customer_id=invoice.customer_id,
         subscription_id=None,
         status=InvoiceStatus.ISSUED,
-        number=number,
-        kid=make_invoice_kid(customer_number, number),
         currency=invoice.currency,
         language=invoice.language,
         payment_method=invoice.payment_method,
@@ -230,22 +225,21 @@ class StepWriter:
             deadline=deadline,
         )
         if charged is not None:
-            counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
-            (number,), claim = counter.take()
-            document = fee_invoice(
-                invoice, key, kind, charged, number, customer_number_of(invoice, customer), day, deadline, now
+            document = fee_invoice(invoice, key, kind, charged, day, deadline, now)
+            to_issue = ToIssue(
+                document, customer_number_of(invoice, customer), Collection.WITH_DUNNED_INVOICE
             )
-            ledger = self._ledger.invoice_issued_writes(document, book=book)
-            stored = ledger.invoice or document
-            writes.creates += [
-                document_item_for(stored),
-                lookup_item(keys.kid_lookup(stored.kid or ""), keys.invoice(stored.id)),
-                *ledger.creates,
-            ]
-            writes.replaces += ledger.replaces
-            writes.updates += [claim, *ledger.updates]
+            issued = issuing_writes(invoice_series(entity), [to_issue], self._ledger, book=book)
+            (stored,) = issued.documents
+            writes.creates += issued.creates
+            writes.replaces += issued.replaces
+            writes.updates += issued.updates
             letter = letter.model_copy(
-                update={"fee_invoice_id": stored.id, "fee_invoice_number": number, "fee_kid": stored.kid}
+                update={
+                    "fee_invoice_id": stored.id,
+                    "fee_invoice_number": stored.number,
+                    "fee_kid": stored.kid,
+                }
             )
         after = case.model_copy(update={"done": {**case.done, key: day}, "letters": [*case.letters, letter]})
         return writes, after

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from chalicelib.avtalegiro.mandates import agreement_kid_writes
 from chalicelib.billing.drafting import Seller, build_draft, build_period_invoice
 from chalicelib.billing.drafts import document_item_for, renewal_index_date
-from chalicelib.billing.kid import make_invoice_kid
+from chalicelib.billing.issuing import Collection, InvoiceSeries, ToIssue, invoice_series, issuing_writes
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import AccessGrant as OfferAccess
 from chalicelib.catalog.models import Address, LegalEntity, Offer, PaymentMethod, Plan, Product
@@ -30,20 +30,20 @@ from chalicelib.customers.blocks import OrderBlockService
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.identifiers import (
     InvalidIdentifierError,
+    email_match_keys,
     normalise_email,
     normalise_organisation_number,
     normalise_phone_number,
 )
 from chalicelib.customers.models import Customer, CustomerType, Fee
 from chalicelib.customers.service import new_customer_writes
-from chalicelib.dunning.index import overdue_index_writes
 from chalicelib.errors import FieldError, UnavailableError, ValidationFailedError
 from chalicelib.ids import new_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.orders.models import Order, OrderPayment, OrderRequest, PaymentStatus
 from chalicelib.payments.records import setup_writes
 from chalicelib.store import keys
-from chalicelib.store.counters import allocate_number, read_counter
+from chalicelib.store.counters import allocate_number
 from chalicelib.store.documents import (
     DocumentItem,
     DocumentStore,
@@ -83,27 +83,26 @@ class OrderCatalog:
 
 
 def _subscription_writes(
-    subscription: Subscription, plan_id: str, agreement: PaymentAgreement, invoice: Invoice, draft: Invoice
+    subscription: Subscription, plan_id: str, agreement: PaymentAgreement, draft: Invoice
 ) -> list[DocumentItem]:
-    """The items a new subscription brings: itself, its plan membership, its agreement, its first invoice
-    (with the KID lookup the bank's payments are matched by) and the draft of the next."""
+    """The items a new subscription brings: itself, its plan membership, its agreement and the draft of
+    the next invoice (the first invoice's items come from :func:`issuing_writes`)."""
     member = keys.plan_member(plan_id, subscription.id)
-    assert invoice.kid is not None
     return [
         subscription_item(subscription),
         lookup_item(member.pk, keys.subscription(subscription.id), kind="plan_member", sk=member.sk),
         document_item("agreement", keys.agreement(agreement.id), agreement, status=agreement.status),
         *agreement_kid_writes(agreement),
-        document_item_for(invoice),
-        lookup_item(keys.kid_lookup(invoice.kid), keys.invoice(invoice.id)),
         document_item_for(draft),
     ]
 
 
-def _agreement(method: PaymentMethod, customer: Customer, now: datetime) -> PaymentAgreement:
+def _agreement(
+    method: PaymentMethod, customer: Customer, series: InvoiceSeries, now: datetime
+) -> PaymentAgreement:
     """The payment agreement an order starts: invoices are active at once; AvtaleGiro waits for the
-    payer's mandate (registered with a KID of the customer's, invoice part 0); card and Vipps wait for
-    their provider."""
+    payer's mandate (registered with the customer's KID with this seller, invoice part 0); card and Vipps
+    wait for their provider."""
     if method in INVOICE_METHODS:
         status = AgreementStatus.ACTIVE
     elif method == PaymentMethod.AVTALEGIRO:
@@ -115,7 +114,7 @@ def _agreement(method: PaymentMethod, customer: Customer, now: datetime) -> Paym
         customer_id=customer.id,
         method=method,
         status=status,
-        kid=make_invoice_kid(customer.number, 0) if method == PaymentMethod.AVTALEGIRO else None,
+        kid=series.kid(customer.number, 0) if method == PaymentMethod.AVTALEGIRO else None,
         created_at=now,
     )
 
@@ -311,11 +310,16 @@ class OrderService:
         return _Prepared(None, fees, new_id("cus"), number)
 
     def _find_customer(self, details: Mapping[str, object]) -> Customer | None:
+        """The existing customer: an organisation by its number, a person by e-mail whatever its case (at the
+        match key, then where a lookup written before matching ignored case keeps the address as typed)."""
         if details["type"] == CustomerType.ORGANIZATION:
             lookup = keys.org_lookup(str(details["country"]), str(details["org_number"]))
-        else:
-            lookup = keys.email_lookup(str(details["email"]))
-        return self._store.follow(lookup, Customer)
+            return self._store.follow(lookup, Customer)
+        for key in email_match_keys(str(details["email"])):
+            found = self._store.follow(keys.email_lookup(key), Customer)
+            if found is not None:
+                return found
+        return None
 
     def _attempt(
         self,
@@ -336,11 +340,7 @@ class OrderService:
         if customer is None:
             customer = _new_customer(prepared, details, now)
             creates.extend(new_customer_writes(customer))
-        invoices = read_counter(
-            keys.invoice_number_counter(catalog.entity.id), catalog.entity.invoice_number_start
-        )
-        (invoice_number,), invoice_claim = invoices.take()
-        updates.append(invoice_claim)
+        series = invoice_series(catalog.entity)
 
         subscription_id = new_id("sub")
         phases = phases_for_order(catalog.offer, catalog.plan, start)
@@ -348,7 +348,7 @@ class OrderService:
         first: BillingPeriod = next(periods)
         second: BillingPeriod = next(periods)
         method = request.payment_method
-        agreement = _agreement(method, customer, now)
+        agreement = _agreement(method, customer, series, now)
         status = SubscriptionStatus.PENDING if method in PROVIDER_METHODS else SubscriptionStatus.ACTIVE
         subscription = Subscription(
             id=subscription_id,
@@ -372,8 +372,7 @@ class OrderService:
         )
         seller = Seller(catalog.entity, self._vat)
         fees = [fee for fee, _ in fees_with_versions]
-        kid = make_invoice_kid(customer.number, invoice_number)
-        invoice = build_period_invoice(
+        first_invoice = build_period_invoice(
             seller,
             subscription,
             first,
@@ -383,19 +382,24 @@ class OrderService:
             InvoiceStatus.ISSUED,
             today,
             today + timedelta(days=catalog.entity.due_days_for(method)),
-        ).model_copy(update={"number": invoice_number, "kid": kid, "issued_at": now})
-        # The ledger's entry joins this transaction; customer credit may pay the invoice at once.
-        ledger_writes = self._ledger.invoice_issued_writes(invoice)
-        invoice = ledger_writes.invoice or invoice
-        creates.extend(ledger_writes.creates)
-        replaces.extend(ledger_writes.replaces)
-        updates.extend(ledger_writes.updates)
+        ).model_copy(update={"issued_at": now})
+        # The first invoice with its ledger entry; customer credit may pay it at once. The counter claim
+        # is the first update, so a lost race for the number is told apart below.
+        issued = issuing_writes(
+            series,
+            [ToIssue(first_invoice, customer.number, Collection.ORDER_SETUP)],
+            self._ledger,
+        )
+        (invoice,) = issued.documents
+        assert invoice.kid is not None
+        creates.extend(issued.creates)
+        replaces.extend(issued.replaces)
+        updates.extend(issued.updates)
         draft = build_draft(seller, subscription, second, catalog.products, [], now)
         subscription = subscription.model_copy(
             update={"next_invoice_id": draft.id, "next_invoice_date": renewal_index_date(draft, today)}
         )
-        creates.extend(_subscription_writes(subscription, catalog.plan.id, agreement, invoice, draft))
-        creates.extend(overdue_index_writes(invoice))
+        creates.extend(_subscription_writes(subscription, catalog.plan.id, agreement, draft))
         replaces.extend(self._fees.invoiced_writes(fees_with_versions, invoice.id))
         if catalog.offer.access == OfferAccess.ON_ORDER and method not in PROVIDER_METHODS:
             grant_creates, grant_replaces = self._access.grant_writes(
@@ -403,7 +407,7 @@ class OrderService:
             )
             creates.extend(grant_creates)
             replaces.extend(grant_replaces)
-        payment = _payment(method, agreement, kid)
+        payment = _payment(method, agreement, invoice.kid)
         order = Order(
             id=subscription.order_id,
             offer_id=catalog.offer.id,

@@ -18,9 +18,11 @@ from chalicelib.store.documents import Keys
 
 
 class CounterItem(MainItem):
-    """The last number handed out in a series."""
+    """The last number handed out in a series, and the number that names the series (if it has one: an
+    invoice series carries its seller's KID prefix)."""
 
     value = NumberAttribute()
+    prefix = NumberAttribute(null=True)
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,21 @@ class CounterReading:
     keys: Keys
     last: int
     exists: bool
+    prefix: int | None = None
 
-    def take(self, count: int = 1) -> tuple[list[int], tuple[CounterItem, list[Any], Any]]:
-        """The next ``count`` numbers and the transactional update that claims them."""
+    def take(
+        self, count: int = 1, *, prefix: int | None = None
+    ) -> tuple[list[int], tuple[CounterItem, list[Any], Any]]:
+        """The next ``count`` numbers and the transactional update that claims them; ``prefix`` names a
+        series that has no prefix yet (the same condition makes it stick: whoever moves the counter first
+        names it)."""
         numbers = list(range(self.last + 1, self.last + 1 + count))
         item = CounterItem(self.keys.pk, self.keys.sk)
         condition = CounterItem.value == self.last if self.exists else CounterItem.pk.does_not_exist()
-        return numbers, (item, [CounterItem.value.set(self.last + count)], condition)
+        actions = [CounterItem.value.set(self.last + count)]
+        if prefix is not None and self.prefix is None:
+            actions.append(CounterItem.prefix.set(prefix))
+        return numbers, (item, actions, condition)
 
 
 def read_counter(keys: Keys, start: int) -> CounterReading:
@@ -45,7 +55,8 @@ def read_counter(keys: Keys, start: int) -> CounterReading:
         item = CounterItem.get(keys.pk, keys.sk, consistent_read=True)
     except DoesNotExist:
         return CounterReading(keys, start - 1, exists=False)
-    return CounterReading(keys, int(item.value), exists=True)
+    prefix = int(item.prefix) if item.prefix is not None else None
+    return CounterReading(keys, int(item.value), exists=True, prefix=prefix)
 
 
 def allocate_number(keys: Keys, start: int) -> int:

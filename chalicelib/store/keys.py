@@ -153,7 +153,8 @@ def customer_number_lookup(number: int) -> str:
 
 
 def kid_lookup(kid: str) -> str:
-    """Finds an invoice by KID (unique)."""
+    """Finds an invoice by KID: unique across sellers, because every KID starts with its seller's KID
+    prefix (see :mod:`chalicelib.billing.kid`). Every reader and writer of the lookup builds it here."""
     return f"KID#{kid}"
 
 
@@ -166,8 +167,13 @@ def customer_number_counter() -> Keys:
 
 
 def invoice_number_counter(legal_entity_id: str) -> Keys:
-    """A legal entity's gapless invoice-number series."""
+    """A legal entity's gapless invoice-number series (it also carries the seller's KID prefix)."""
     return Keys(COUNTERS_PK, f"invoice#{legal_entity_id}")
+
+
+def kid_prefix_counter() -> Keys:
+    """The series of sellers' KID prefixes (one for the platform; need not be gapless)."""
+    return Keys(COUNTERS_PK, "kidprefix")
 
 
 # ---- Ledger, payments, suspense and payment files (chalicelib/ledger) ------------------------------

@@ -61,7 +61,7 @@ def test_our_claim_file_has_the_samples_structure() -> None:
     due = date(2027, 6, 17)
     claims = tuple(
         Claim(
-            make_invoice_kid(10000 + n, n),
+            make_invoice_kid(1, 10000 + n, n),
             due,
             100,
             payer_name="NAVN",

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.test import Client
 
+from chalicelib.billing.kid import kid_algorithms_of
 from chalicelib.billing.models import InvoiceStatus
 from chalicelib.container import Services
 from chalicelib.ledger.models import FileStatus, PaymentStatus
@@ -76,7 +77,8 @@ def test_a_generated_file_marks_exactly_the_paid_invoices_paid(
     # When the bank reports: the first paid in full, the second paid too little, the third paid twice
     # its amount, and a payment whose KID has a wrong check digit
     kid = fourth.kid or ""
-    bad_kid = kid[:-1] + str((int(kid[-1]) + 1) % 10)
+    # a check digit wrong under MOD10 and MOD11 alike (one KID in eleven is valid under both)
+    bad_kid = next(kid[:-1] + d for d in "0123456789" if not kid_algorithms_of(kid[:-1] + d))
     data = ocr_file(
         [
             Paid(first.kid, first.totals.gross),
@@ -191,3 +193,26 @@ def test_a_file_too_big_for_one_invocation_is_finished_by_continuations(
     files = ledger_api.http.get("/v1/payment-files", headers=admin).json_body["items"]
     assert files[0]["status"] == "imported"
     assert files[0]["outcomes"]["received"]["count"] == 5
+
+
+def test_an_amount_beyond_the_bound_is_left_out_and_reported_while_the_rest_imports(
+    services: Services, api: Client, ledger_api: Client, admin: dict[str, str]
+) -> None:
+    # Given an issued invoice, and a file that pays it and also carries 10^16 øre (a corrupt record)
+    the_shop = shop(services, api, admin)
+    invoice = the_shop.order("kari@example.no")
+    huge = 10**16
+    data = ocr_file([Paid(invoice.kid, invoice.totals.gross), Paid(invoice.kid, huge)])
+    # When the file arrives
+    drop(services, "ocr/huge.txt", data)
+    # Then the sound payment is imported and pays the invoice; the huge one is not a payment at all
+    assert the_shop.invoice(invoice.id).status == InvoiceStatus.PAID
+    payments = ledger_api.http.get("/v1/payments?from=2027-01-05&to=2027-01-05", headers=admin).json_body
+    assert [p["amount"]["amount"] for p in payments["items"]] == [invoice.totals.gross]
+    # And the report says which transaction was left out, and why
+    files = ledger_api.http.get("/v1/payment-files", headers=admin).json_body["items"]
+    assert files[0]["status"] == FileStatus.IMPORTED
+    assert files[0]["transactions"] == 2
+    assert [(r["code"], r["line"]) for r in files[0]["rejected_reasons"]] == [("amount_out_of_bounds", 5)]
+    assert files[0]["outcomes"]["rejected"] == {"count": 1, "amount": {"amount": huge, "currency": "NOK"}}
+    assert files[0]["outcomes"]["received"]["count"] == 1

@@ -139,7 +139,7 @@ def make_invoice(
 ) -> Invoice:
     """An issued invoice with one line (not stored)."""
     split = vat_from_gross(Money(gross, Currency.NOK), VatRate(vat_rate))
-    kid = make_invoice_kid(customer.number, number)
+    kid = make_invoice_kid(0, customer.number, number)  # prefix 0: never a real seller's, never collides
     invoice = Invoice(
         id=f"inv_seed_{number}",
         legal_entity_id=entity_id,

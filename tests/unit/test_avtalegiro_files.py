@@ -22,8 +22,8 @@ from chalicelib.formats.avtalegiro import (
 )
 
 WINDOW = DueWindow(date(2027, 3, 1), date(2028, 2, 1))
-KID_1 = make_invoice_kid(10001, 1)
-KID_2 = make_invoice_kid(10002, 2)
+KID_1 = make_invoice_kid(1, 10001, 1)
+KID_2 = make_invoice_kid(1, 10002, 2)
 
 
 def transmission(*claims: Claim) -> ClaimTransmission:

@@ -12,6 +12,7 @@ from chalicelib.billing.kid import (
     KidAlgorithm,
     KidLayout,
     KidParts,
+    customer_number_in,
     is_valid_kid,
     kid_algorithms_of,
     kid_check_character,
@@ -146,35 +147,51 @@ def test_any_single_digit_error_is_detected(base: str, algorithm: KidAlgorithm, 
 
 
 def test_invoice_kid_default_layout() -> None:
-    # Customer 42 → "00000042", invoice 1001 → "00001001"; Luhn over "0000004200001001":
-    # 1→2, 0, 0, 1, 0, 0, 0, 0, 2→4, 4, then zeros: sum 11; check 9.
-    assert make_invoice_kid(42, 1001) == "00000042000010019"
-    assert DEFAULT_KID_LAYOUT.length == 17
-    assert DEFAULT_KID_LAYOUT.parse("00000042000010019") == KidParts(customer_number=42, invoice_number=1001)
+    # Seller 7 → "0007", customer 42 → "00000042", invoice 1001 → "00001001"; Luhn over
+    # "00070000004200001001", doubling every second digit from the right: 1→2, 0, 0, 1, 0, 0, 0, 0, 2→4,
+    # 4, 0, 0, 0, 0, 0, 0, 7→14 (1 + 4 = 5), 0, 0, 0: sum 16; check 4.
+    assert make_invoice_kid(7, 42, 1001) == "000700000042000010014"
+    assert DEFAULT_KID_LAYOUT.length == 21
+    assert DEFAULT_KID_LAYOUT.parse("000700000042000010014") == KidParts(
+        seller_prefix=7, customer_number=42, invoice_number=1001
+    )
+
+
+def test_two_sellers_never_share_a_kid() -> None:
+    # The same customer and the same invoice number with two sellers: the prefix tells them apart.
+    assert make_invoice_kid(1, 10001, 1) != make_invoice_kid(2, 10001, 1)
+
+
+def test_customer_number_in_reads_the_layout_and_nothing_else() -> None:
+    assert customer_number_in(make_invoice_kid(3, 10042, 17)) == 10042
+    assert customer_number_in("00000042000010019") is None  # another layout's KID
+    assert customer_number_in(None) is None
 
 
 def test_invoice_kid_mod11_layout() -> None:
-    layout = KidLayout(customer_width=4, invoice_width=3, algorithm=MOD11)
-    # "0012" + "345" = "0012345": 5·2 + 4·3 + 3·4 + 2·5 + 1·6 = 50; 50 mod 11 = 6; check 5.
-    assert layout.make(12, 345) == "00123455"
-    assert layout.parse("00123455") == KidParts(12, 345)
+    layout = KidLayout(seller_width=1, customer_width=4, invoice_width=3, algorithm=MOD11)
+    # "2" + "0012" + "345" = "20012345": 5·2 + 4·3 + 3·4 + 2·5 + 1·6 + 0 + 0 + 2·3 = 56; 56 mod 11 = 1;
+    # check 10, written "-".
+    assert layout.make(2, 12, 345) == "20012345-"
+    assert layout.parse("20012345-") == KidParts(2, 12, 345)
 
 
 @pytest.mark.parametrize(
-    ("customer", "invoice"),
-    [(-1, 1), (1, -1), (100_000_000, 1), (1, 100_000_000)],
+    ("seller", "customer", "invoice"),
+    [(1, -1, 1), (1, 1, -1), (1, 100_000_000, 1), (1, 1, 100_000_000), (-1, 1, 1), (10_000, 1, 1)],
 )
-def test_invoice_kid_rejects_numbers_that_do_not_fit(customer: int, invoice: int) -> None:
+def test_invoice_kid_rejects_numbers_that_do_not_fit(seller: int, customer: int, invoice: int) -> None:
     with pytest.raises(InvalidKidError):
-        make_invoice_kid(customer, invoice)
+        make_invoice_kid(seller, customer, invoice)
 
 
 @pytest.mark.parametrize(
     "kid",
     [
-        "00000042000010018",  # wrong check digit
-        "0000004200001001",  # one character short
-        "000000420000100190",  # one character long
+        "000700000042000010013",  # wrong check digit
+        "00070000004200001001",  # one character short
+        "0007000000420000100140",  # one character long
+        "00000042000010019",  # a valid KID of the layout without a seller prefix
         "12345674",  # a valid KID, but not of this layout
     ],
 )
@@ -184,21 +201,22 @@ def test_parse_rejects_kids_outside_the_layout(kid: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("customer_width", "invoice_width"),
-    [(0, 8), (8, 0), (12, 13)],  # 12 + 13 + 1 = 26 characters
+    ("seller_width", "customer_width", "invoice_width"),
+    [(0, 8, 8), (4, 0, 8), (4, 8, 0), (4, 10, 11)],  # 4 + 10 + 11 + 1 = 26 characters
 )
-def test_layout_must_fit_a_kid(customer_width: int, invoice_width: int) -> None:
+def test_layout_must_fit_a_kid(seller_width: int, customer_width: int, invoice_width: int) -> None:
     with pytest.raises(ValueError, match="KID layout"):
-        KidLayout(customer_width=customer_width, invoice_width=invoice_width)
+        KidLayout(seller_width=seller_width, customer_width=customer_width, invoice_width=invoice_width)
 
 
 @given(
+    seller=st.integers(min_value=0, max_value=9_999),
     customer=st.integers(min_value=0, max_value=99_999_999),
     invoice=st.integers(min_value=0, max_value=99_999_999),
     algorithm=st.sampled_from(KidAlgorithm),
 )
-def test_invoice_kid_round_trips(customer: int, invoice: int, algorithm: KidAlgorithm) -> None:
+def test_invoice_kid_round_trips(seller: int, customer: int, invoice: int, algorithm: KidAlgorithm) -> None:
     layout = KidLayout(algorithm=algorithm)
-    kid = layout.make(customer, invoice)
+    kid = layout.make(seller, customer, invoice)
     assert len(kid) == layout.length
-    assert layout.parse(kid) == KidParts(customer, invoice)
+    assert layout.parse(kid) == KidParts(seller, customer, invoice)
