@@ -5,10 +5,12 @@ A :class:`PeriodRule` (unit and count, anchor date, alignment) defines periods 0
 never by stepping through earlier periods, so the n-th period of a subscription started in 1990 costs the
 same as the first.
 
-- Anniversary alignment: ``boundary(n) = anchor + n * count units``. Months and years are clamped to the
-  end of shorter months, always from the anchor, never from the previous boundary, so a subscription
-  anchored on 31 January bills on 28/29 February, 31 March, 30 April, 31 May, ... and one anchored on
-  29 February bills on 28 February in common years and on 29 February in leap years.
+- Anniversary alignment: ``boundary(n) = anchor + n * count units``. Months and years fall on the rule's
+  billing day (by default the anchor's day of month), clamped to the end of shorter months, always from
+  the anchor, never from the previous boundary, so a subscription anchored on 31 January bills on 28/29
+  February, 31 March, 30 April, 31 May, ... and one anchored on 29 February bills on 28 February in common
+  years and on 29 February in leap years. A rule anchored on a clamped day (30 April) with billing day 31
+  goes on with 31 May: see :func:`period_start` and :func:`billing_day_for`.
 - Calendar alignment: boundaries fall on calendar starts (the 1st of a month, quarter or year, or a Monday
   for weeks), counted from the calendar period the anchor lies in; period 0 runs from the anchor to the
   first such boundary and is partial unless the anchor is itself on one.
@@ -30,6 +32,7 @@ from chalicelib.money import Money
 
 _MONTHS_PER_YEAR = 12
 _DAYS_PER_WEEK = 7
+_LONGEST_MONTH = 31
 
 
 class PeriodUnit(StrEnum):
@@ -78,19 +81,28 @@ class Period:
 class PeriodRule:
     """How a subscription's periods are cut: ``count`` ``unit``s from ``anchor``, aligned as ``alignment``.
 
-    ``anchor`` is the first day of period 0 (usually the subscription's start date); its day of month is
-    the day every anniversary boundary returns to. Calendar-aligned months need a ``count`` dividing 12
-    (1, 2, 3 for quarters, 4, 6, 12), so that periods line up with the year.
+    ``anchor`` is the first day of period 0 (usually the subscription's start date). ``billing_day`` is the
+    day of month every anniversary boundary of months and years returns to (None: the anchor's day); a
+    phase that starts on a clamped month end (30 April of a subscription billed on the 31st) passes the
+    subscription's billing day, so its periods do not shrink to the 30th. Days, weeks and calendar
+    alignment ignore it. Calendar-aligned months need a ``count`` dividing 12 (1, 2, 3 for quarters, 4, 6,
+    12), so that periods line up with the year.
     """
 
     unit: PeriodUnit
     count: int
     anchor: date
     alignment: Alignment = Alignment.ANNIVERSARY
+    billing_day: int | None = None
 
     def __post_init__(self) -> None:
         if self.count < 1:
             raise ValueError(f"a period is at least one {self.unit}, got count {self.count}")
+        if self.billing_day is not None:
+            if not 1 <= self.billing_day <= _LONGEST_MONTH:
+                raise ValueError(f"a billing day is a day of month from 1 to 31, got {self.billing_day}")
+            if not on_billing_day(self.anchor, self.billing_day):
+                raise ValueError(f"the anchor {self.anchor} is not on billing day {self.billing_day}")
         calendar_months = self.alignment is Alignment.CALENDAR and self.unit is PeriodUnit.MONTH
         if calendar_months and _MONTHS_PER_YEAR % self.count != 0:
             raise ValueError(f"calendar-aligned periods of {self.count} months do not divide a year")
@@ -109,6 +121,13 @@ class PeriodRule:
             return date(self.anchor.year, 1, 1)
         return self.anchor  # days have no calendar grouping
 
+    @property
+    def day_of_month(self) -> int:
+        """The day of month monthly and yearly boundaries fall on (clamped to shorter months)."""
+        if self.alignment is Alignment.ANNIVERSARY and self.billing_day is not None:
+            return self.billing_day
+        return self.origin.day
+
 
 def add_months(day: date, months: int, day_of_month: int | None = None) -> date:
     """``day`` moved by ``months`` calendar months, on ``day_of_month`` (default ``day.day``) or on the
@@ -116,7 +135,7 @@ def add_months(day: date, months: int, day_of_month: int | None = None) -> date:
     wanted_day = day.day if day_of_month is None else day_of_month
     year, month_index = divmod(day.year * _MONTHS_PER_YEAR + day.month - 1 + months, _MONTHS_PER_YEAR)
     month = month_index + 1
-    return date(year, month, min(wanted_day, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(wanted_day, last_day_of_month(date(year, month, 1))))
 
 
 def _months_in(unit: PeriodUnit) -> int:
@@ -131,12 +150,41 @@ def _is_monthly(unit: PeriodUnit) -> bool:
     return unit in (PeriodUnit.MONTH, PeriodUnit.YEAR)
 
 
-def _boundary(rule: PeriodRule, index: int) -> date:
+def last_day_of_month(day: date) -> int:
+    """The number of days in ``day``'s month."""
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def on_billing_day(day: date, billing_day: int) -> bool:
+    """Whether ``day`` is where a period billed on ``billing_day`` starts in its month: that day, or the
+    month's last day if the month is shorter (30 April is on billing day 31)."""
+    return day.day == min(billing_day, last_day_of_month(day))
+
+
+def billing_day_for(anchor: date, previous: int | None) -> int:
+    """The billing day of a phase anchored on ``anchor`` that follows a phase billed on ``previous``.
+
+    The billing day belongs to the subscription, not to the day a phase happens to start: a phase that
+    starts where the previous one would have started a period (30 April for the 31st, 28 February for the
+    29th) keeps ``previous``; one that starts on any other day (a change that begins a new anniversary)
+    bills on its anchor's day. The first phase (``previous`` None) bills on its anchor's day."""
+    if previous is not None and on_billing_day(anchor, previous):
+        return previous
+    return anchor.day
+
+
+def period_start(rule: PeriodRule, index: int) -> date:
+    """The first day of period ``index``: the billing-day rule.
+
+    Period 0 starts on the anchor. Anniversary months and years start ``index * count`` units after the
+    anchor, on ``min(rule.day_of_month, days in that month)``, counted from the anchor and never from the
+    previous period, so a short month cannot move the billing day for good. Calendar months and years
+    start on the 1st, weeks on Mondays, days every ``count`` days."""
     if index == 0:
         return rule.anchor
     steps = index * rule.count
     if _is_monthly(rule.unit):
-        return add_months(rule.origin, steps * _months_in(rule.unit))
+        return add_months(rule.origin, steps * _months_in(rule.unit), rule.day_of_month)
     return rule.origin + timedelta(days=steps * _days_in(rule.unit))
 
 
@@ -152,7 +200,7 @@ def period_index(rule: PeriodRule, day: date) -> int:
         index = (day - origin).days // (rule.count * _days_in(rule.unit))
     # A clamped boundary (31 Jan → 28 Feb) may lie after ``day`` in the month the estimate lands in:
     # the day then belongs to the period before. One step back always suffices.
-    if _boundary(rule, index) > day:
+    if period_start(rule, index) > day:
         index -= 1
     return index
 
@@ -161,7 +209,7 @@ def nth_period(rule: PeriodRule, index: int) -> Period:
     """Period number ``index`` of ``rule``, counted from 0."""
     if index < 0:
         raise ValueError(f"period indexes start at 0, got {index}")
-    return Period(_boundary(rule, index), _boundary(rule, index + 1))
+    return Period(period_start(rule, index), period_start(rule, index + 1))
 
 
 def period_containing(rule: PeriodRule, day: date) -> Period:
@@ -179,7 +227,7 @@ def nominal_period(rule: PeriodRule, index: int) -> Period:
     a calendar-aligned first period that starts after its calendar start: for a monthly rule anchored on
     15 March it is ``[1 Mar, 1 Apr)``; prorate the partial period's price by its days over this one's."""
     if index == 0 and rule.alignment is Alignment.CALENDAR:
-        return Period(rule.origin, _boundary(rule, 1))
+        return Period(rule.origin, period_start(rule, 1))
     return nth_period(rule, index)
 
 

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from chalicelib.avtalegiro.claims import claim_index_writes
 from chalicelib.billing.credit_notes import CreditNotes
 from chalicelib.billing.drafting import Seller, subscription_invoice_id
-from chalicelib.billing.drafts import DraftService, document_item_for
-from chalicelib.billing.kid import make_invoice_kid
+from chalicelib.billing.drafts import DraftService
+from chalicelib.billing.issuing import ToIssue, invoice_series, issuing_writes
 from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, InvoiceStatus
 from chalicelib.billing.restatement import (
@@ -38,7 +37,6 @@ from chalicelib.catalog.plans import load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
 from chalicelib.clock import Clock, local_date
-from chalicelib.dunning.index import overdue_index_writes
 from chalicelib.errors import (
     ConflictError,
     FieldError,
@@ -54,9 +52,7 @@ from chalicelib.notifications.queue import (
     subscription_changed,
     subscription_paused,
 )
-from chalicelib.payments.records import charge_index_writes
 from chalicelib.store import keys
-from chalicelib.store.counters import read_counter
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, lookup_item
 from chalicelib.subscriptions.access import AccessService
 from chalicelib.subscriptions.models import (
@@ -67,7 +63,12 @@ from chalicelib.subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
-from chalicelib.subscriptions.timeline import BillingPeriod, billing_periods, period_containing_day
+from chalicelib.subscriptions.timeline import (
+    BillingPeriod,
+    billing_periods,
+    change_anchor,
+    period_containing_day,
+)
 from chalicelib.subscriptions.writes import subscription_item
 
 ATTEMPTS = 10
@@ -348,16 +349,12 @@ class ChangeService:
         entity = self._catalog.legal_entity(subscription.legal_entity_id)
         now = self._clock.now()
         today = local_date(now)
-        counter = read_counter(keys.invoice_number_counter(entity.id), entity.invoice_number_start)
-        (number,), claim = counter.take()
         invoice = Invoice(
             id=planned.invoice_id,
             legal_entity_id=entity.id,
             customer_id=subscription.customer_id,
             subscription_id=subscription.id,
             status=InvoiceStatus.ISSUED,
-            number=number,
-            kid=make_invoice_kid(subscription.customer_number, number),
             currency=subscription.currency,
             language=subscription.language,
             payment_method=subscription.payment_method,
@@ -371,19 +368,10 @@ class ChangeService:
             issued_at=now,
             created_at=now,
         )
-        writes = self._ledger.invoice_issued_writes(invoice)
-        stored = writes.invoice or invoice
-        self._store.write(
-            [
-                document_item_for(stored),
-                *claim_index_writes(stored),
-                *charge_index_writes(stored),
-                *overdue_index_writes(stored),
-                *writes.creates,
-            ],
-            [*replaces, *writes.replaces],
-            updates=[claim, *writes.updates],
+        issued = issuing_writes(
+            invoice_series(entity), [ToIssue(invoice, subscription.customer_number)], self._ledger
         )
+        self._store.write(issued.creates, [*replaces, *issued.replaces], updates=issued.updates)
 
     # -- the changes -----------------------------------------------------------------------------------
 
@@ -423,7 +411,9 @@ class ChangeService:
                 Phase(
                     plan_id=new_plan.id,
                     start=effective,
-                    anchor=self._anchor_of(subscription.phases, effective) if keeps_day else effective,
+                    anchor=change_anchor(subscription.phases, loaded.plans, effective)
+                    if keeps_day
+                    else effective,
                     quantity=quantity or current_quantity,
                     source="change",
                 )
@@ -448,11 +438,6 @@ class ChangeService:
         )
         self.notify(notice)
         return changed
-
-    @staticmethod
-    def _anchor_of(phases: Sequence[Phase], day: date) -> date:
-        in_effect = [phase for phase in phases if phase.start <= day and not phase.paused]
-        return in_effect[-1].period_anchor if in_effect else day
 
     def _current(self, loaded: Loaded, today: date) -> BillingPeriod:
         subscription = loaded.subscription

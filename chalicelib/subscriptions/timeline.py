@@ -3,7 +3,10 @@
 A subscription is a list of phases: the offer's campaign for N periods, then the plan's list price or
 the plan the offer names after the campaign; a plan with ``next_plan_id`` hands over to that plan when its
 term (its binding periods, at least one period) ends. Within a phase, periods follow the plan's period rule
-anchored on the phase's start; a period cut short by the next phase is prorated by days.
+anchored on the phase's anchor (its start unless it continues an earlier anchor) and on the subscription's
+billing day, which every phase that starts on it keeps (:func:`chalicelib.billing.periods.billing_day_for`):
+a subscription started on 31 January goes on billing on month ends after its campaign ends on 30 April.
+A period cut short by the next phase is prorated by days.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from itertools import islice
 
 from chalicelib.billing.lines import Charge
 from chalicelib.billing.models import DatePeriod, LineKind
-from chalicelib.billing.periods import Period, PeriodRule, nominal_period, nth_period, period_index
+from chalicelib.billing.periods import (
+    Period,
+    PeriodRule,
+    billing_day_for,
+    nominal_period,
+    nth_period,
+    period_index,
+)
 from chalicelib.catalog.models import Component, Offer, Plan, Product, split_price
 from chalicelib.catalog.vat import VatCode, VatTable
 from chalicelib.money import Money
@@ -43,9 +53,9 @@ class BillingPeriod:
         return DatePeriod(start=self.period.start, end=self.period.end)
 
 
-def rule_for(plan: Plan, anchor: date) -> PeriodRule:
-    """A plan's period rule anchored on ``anchor``."""
-    return PeriodRule(plan.period.unit, plan.period.count, anchor, plan.alignment)
+def rule_for(plan: Plan, anchor: date, billing_day: int | None = None) -> PeriodRule:
+    """A plan's period rule anchored on ``anchor``, on ``billing_day`` (None: the anchor's day)."""
+    return PeriodRule(plan.period.unit, plan.period.count, anchor, plan.alignment, billing_day)
 
 
 def phases_for_order(offer: Offer, plan: Plan, start: date) -> list[Phase]:
@@ -85,26 +95,35 @@ def billing_periods(phases: list[Phase], plans: Mapping[str, Plan]) -> Iterator[
     queue = list(phases)
     index = 0
     position = 0
+    billing_day: int | None = None  # the billing day of the last phase that was not paused
     while position < len(queue):
         phase = queue[position]
         plan = plans[phase.plan_id]
-        rule = rule_for(plan, phase.period_anchor)
-        limit = phase.periods
-        next_start = queue[position + 1].start if position + 1 < len(queue) else None
-        if limit is None and next_start is None and plan.next_plan_id and not phase.paused:
-            limit = max(plan.binding_periods, 1)
-            next_start = nth_period(rule, limit - 1).end
-            queue.append(
-                Phase(
-                    plan_id=plan.next_plan_id,
-                    start=next_start,
-                    quantity=phase.quantity,
-                    source="next_plan",
-                )
-            )
         if phase.paused:
             position += 1
             continue
+        billing_day = billing_day_for(phase.period_anchor, billing_day)
+        rule = rule_for(plan, phase.period_anchor, billing_day)
+        limit = phase.periods
+        next_start = queue[position + 1].start if position + 1 < len(queue) else None
+        if limit is None and plan.next_plan_id:
+            limit = max(plan.binding_periods, 1)
+            handover = nth_period(rule, limit - 1).end
+            if next_start is None or handover < next_start:
+                # The next plan takes over before any later phase (a pause, say) begins. A phase that
+                # continues the plan after its term ended (a resume on the old anchor) is on the next plan
+                # already: from its own start, anchored on the handover.
+                next_start = max(handover, phase.start)
+                queue.insert(
+                    position + 1,
+                    Phase(
+                        plan_id=plan.next_plan_id,
+                        start=next_start,
+                        anchor=handover,
+                        quantity=phase.quantity,
+                        source="next_plan",
+                    ),
+                )
         number = period_index(rule, phase.start)
         in_phase = 0
         while limit is None or number < limit:
@@ -138,6 +157,20 @@ def period_containing_day(phases: list[Phase], plans: Mapping[str, Plan], day: d
         if billing_period.period.contains(day):
             return billing_period
     return None
+
+
+def change_anchor(phases: list[Phase], plans: Mapping[str, Plan], effective: date) -> date:
+    """The anchor of a phase that switches, from ``effective``, to a plan cutting time the same way.
+
+    A change that starts a whole period (at period end, or before the subscription starts) anchors the new
+    plan there: its term and binding count from the change, and :func:`billing_day_for` carries the billing
+    day over (30 April stays on the 31st). A change that starts mid-period keeps the anchor of the phase in
+    effect, so the billing day holds and the new plan's first period is the prorated rest."""
+    current = period_containing_day(phases, plans, effective)
+    if current is None or current.nominal.start == effective:
+        return effective
+    in_effect = [phase for phase in phases if phase.start <= effective and not phase.paused]
+    return in_effect[-1].period_anchor if in_effect else effective
 
 
 def binding_end(phases: list[Phase], plans: Mapping[str, Plan]) -> date | None:

@@ -17,11 +17,14 @@ from chalicelib.billing.periods import (
     PeriodRule,
     PeriodUnit,
     add_months,
+    billing_day_for,
     next_period,
     nominal_period,
     nth_period,
+    on_billing_day,
     period_containing,
     period_index,
+    period_start,
     periods_between,
 )
 from chalicelib.clock import local_date, start_of_local_day
@@ -119,6 +122,60 @@ def test_yearly_anchor_on_29_february() -> None:
     ]
     # [2027-02-28, 2028-02-29) holds 29 Feb 2028's eve: 365 + 1 days.
     assert [nth_period(rule, n).days for n in range(5)] == [365, 365, 365, 366, 365]
+
+
+def test_a_rule_anchored_on_a_clamped_month_end_keeps_its_billing_day() -> None:
+    # A phase starting on 30 April of a subscription billed on the 31st: 31 May, not 30 May.
+    rule = PeriodRule(MONTH, 1, date(2027, 4, 30), billing_day=31)
+    assert starts(rule, 5) == [
+        date(2027, 4, 30),
+        date(2027, 5, 31),
+        date(2027, 6, 30),
+        date(2027, 7, 31),
+        date(2027, 8, 31),
+    ]
+    assert period_containing(rule, date(2027, 5, 30)) == Period(date(2027, 4, 30), date(2027, 5, 31))
+
+
+def test_a_yearly_rule_from_28_february_on_billing_day_29_returns_to_leap_days() -> None:
+    rule = PeriodRule(YEAR, 1, date(2029, 2, 28), billing_day=29)
+    assert starts(rule, 4) == [date(2029, 2, 28), date(2030, 2, 28), date(2031, 2, 28), date(2032, 2, 29)]
+
+
+def test_the_billing_day_is_ignored_by_calendar_alignment() -> None:
+    rule = PeriodRule(MONTH, 1, date(2027, 4, 30), CALENDAR, billing_day=31)
+    assert starts(rule, 3) == [date(2027, 4, 30), date(2027, 5, 1), date(2027, 6, 1)]
+
+
+@pytest.mark.parametrize(
+    ("day", "billing_day", "on_it"),
+    [
+        (date(2027, 4, 30), 31, True),  # April has no 31st
+        (date(2027, 5, 30), 31, False),  # May has
+        (date(2027, 2, 28), 29, True),
+        (date(2028, 2, 28), 29, False),  # a leap year has the 29th
+        (date(2028, 2, 29), 30, True),
+        (date(2027, 3, 15), 15, True),
+        (date(2027, 3, 15), 16, False),
+    ],
+)
+def test_on_billing_day(day: date, billing_day: int, on_it: bool) -> None:
+    assert on_billing_day(day, billing_day) is on_it
+
+
+@pytest.mark.parametrize(
+    ("anchor", "previous", "billing_day"),
+    [
+        (date(2027, 1, 31), None, 31),  # the first phase bills on its own day
+        (date(2027, 4, 30), 31, 31),  # a campaign ending on 30 April: still the 31st
+        (date(2027, 2, 28), 30, 30),
+        (date(2029, 2, 28), 29, 29),  # yearly from 29 February
+        (date(2027, 3, 11), 31, 11),  # a change made mid-period starts a new anniversary
+        (date(2027, 5, 30), 31, 30),
+    ],
+)
+def test_billing_day_for_a_phase(anchor: date, previous: int | None, billing_day: int) -> None:
+    assert billing_day_for(anchor, previous) == billing_day
 
 
 def test_two_yearly_periods() -> None:
@@ -251,6 +308,20 @@ def test_invalid_rules(unit: PeriodUnit, count: int, alignment: Alignment, messa
         PeriodRule(unit, count, date(2026, 1, 1), alignment)
 
 
+@pytest.mark.parametrize(
+    ("anchor", "billing_day", "message"),
+    [
+        (date(2027, 1, 31), 0, "from 1 to 31"),
+        (date(2027, 1, 31), 32, "from 1 to 31"),
+        (date(2027, 5, 30), 31, "not on billing day 31"),  # a period would start before its billing day
+        (date(2027, 4, 30), 29, "not on billing day 29"),
+    ],
+)
+def test_invalid_billing_days(anchor: date, billing_day: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PeriodRule(MONTH, 1, anchor, billing_day=billing_day)
+
+
 def test_periods_between_returns_whole_overlapping_periods() -> None:
     rule = monthly(date(2025, 1, 31))
     assert periods_between(rule, date(2025, 2, 15), date(2025, 5, 1)) == [
@@ -327,6 +398,16 @@ anchors = st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31))
 
 
 @st.composite
+def billing_days(draw: st.DrawFn, anchor: date) -> int | None:
+    """None, or a billing day the anchor is on: its own day, or any later one if it is a month's end."""
+    if not draw(st.booleans()):
+        return None
+    if anchor.day < calendar.monthrange(anchor.year, anchor.month)[1]:
+        return anchor.day
+    return draw(st.integers(min_value=anchor.day, max_value=31))
+
+
+@st.composite
 def rules(draw: st.DrawFn, alignments: tuple[Alignment, ...] = tuple(Alignment)) -> PeriodRule:
     alignment = draw(st.sampled_from(alignments))
     unit = draw(st.sampled_from(PeriodUnit))
@@ -334,7 +415,8 @@ def rules(draw: st.DrawFn, alignments: tuple[Alignment, ...] = tuple(Alignment))
         count = draw(st.sampled_from([1, 2, 3, 4, 6, 12]))
     else:
         count = draw(st.integers(min_value=1, max_value=3 if unit is YEAR else 13))
-    return PeriodRule(unit, count, draw(anchors), alignment)
+    anchor = draw(anchors)
+    return PeriodRule(unit, count, anchor, alignment, draw(billing_days(anchor)))
 
 
 @given(rule=rules(), index=st.integers(min_value=0, max_value=2_000))
@@ -365,6 +447,27 @@ def test_monthly_anniversaries_never_drift(anchor: date, count: int, index: int)
     year, month_index = divmod(months, 12)
     assert (start.year, start.month) == (year, month_index + 1)
     assert start.day == min(anchor.day, calendar.monthrange(start.year, start.month)[1])
+
+
+@given(
+    start=anchors,
+    unit=st.sampled_from([MONTH, YEAR]),
+    counts=st.lists(st.integers(min_value=1, max_value=13), min_size=1, max_size=6),
+    lengths=st.lists(st.integers(min_value=1, max_value=30), min_size=6, max_size=6),
+)
+def test_phases_handing_over_at_period_ends_keep_the_first_anchor_day(
+    start: date, unit: PeriodUnit, counts: list[int], lengths: list[int]
+) -> None:
+    # Phases of any lengths in months or years, each starting where the previous one ends (a campaign,
+    # a binding, a change at period end): every period starts on min(first anchor day, last day of month).
+    anchor, billing_day = start, None
+    for count, length in zip(counts, lengths, strict=False):
+        billing_day = billing_day_for(anchor, billing_day)
+        rule = PeriodRule(unit, count, anchor, billing_day=billing_day)
+        for index in range(length + 1):
+            day = period_start(rule, index)
+            assert day.day == min(start.day, calendar.monthrange(day.year, day.month)[1])
+        anchor = period_start(rule, length)
 
 
 @given(anchor=anchors, index=st.integers(0, 500))
