@@ -69,10 +69,11 @@ class StepView(ResponseModel):
 
 
 class DunningPlanView(ResponseModel):
-    """A stored dunning plan."""
+    """A stored dunning plan, or a country's standard plan (``standard``: every seller's until it stores a
+    plan that covers every invoice; read by its id it belongs to no entity)."""
 
     id: str
-    legal_entity_id: str
+    legal_entity_id: str | None
     name: str
     country: str
     currency: Currency
@@ -83,6 +84,7 @@ class DunningPlanView(ResponseModel):
     late_interest: bool
     fees_agreed_in_advance: bool
     default: bool
+    standard: bool = Field(description="the country's standard plan, not stored")
     created_at: datetime
 
 
@@ -170,6 +172,7 @@ def _plan_view(stored: object) -> DunningPlanView:
         late_interest=plan.late_interest,
         fees_agreed_in_advance=plan.fees_agreed_in_advance,
         default=stored.default,
+        standard=stored.standard,
         created_at=stored.created_at,
     )
 
@@ -254,12 +257,12 @@ def create_dunning_plan(call: Call) -> DunningPlanView:
 @router.route(
     "GET",
     "/v1/dunning-plans",
-    summary="List dunning plans (of one legal entity)",
+    summary="List dunning plans (of one legal entity: those in effect, its country's standard plan included)",
     query=PlanQuery,
     response=DunningPlanList,
 )
 def list_dunning_plans(call: Call) -> DunningPlanList:
-    """Every plan, or one legal entity's."""
+    """Every stored plan, or one legal entity's plans in effect."""
     from chalicelib.dunning.service import dunning_services
 
     query = call.query(PlanQuery)
@@ -270,7 +273,7 @@ def list_dunning_plans(call: Call) -> DunningPlanList:
 @router.route(
     "GET",
     "/v1/dunning-plans/{id}",
-    summary="Read a dunning plan",
+    summary="Read a dunning plan (a stored one, or a standard plan by its id)",
     response=DunningPlanView,
     problems=(404,),
 )

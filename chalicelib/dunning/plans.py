@@ -220,3 +220,73 @@ def _notice_errors(plan: DunningPlan, rules: DunningLimits) -> list[FieldError]:
                     )
                 )
     return errors
+
+
+# ---- the standard plan -------------------------------------------------------------------------------
+
+STANDARD_PLAN_PREFIX = "standard"
+STANDARD_REMINDER_DAYS = 14
+STANDARD_LETTER_DEADLINE_DAYS = 14
+
+
+def standard_plan_id(country: str, limits_from: date) -> str:
+    """The id of a country's standard plan under the limits row valid from ``limits_from``, e.g.
+    ``standard-NO-2020-10-01``: the limits a case started under stay readable from its ``plan_id``."""
+    return f"{STANDARD_PLAN_PREFIX}-{country}-{limits_from.isoformat()}"
+
+
+def standard_plan(country: str, on: date, limits: LimitsTable) -> DunningPlan:
+    """The plan every seller in ``country`` has until it stores its own: a reminder with the legal
+    reminder fee, a debt collection notice, and the hand-off when the notice's deadline has run out.
+    Built from the limits valid on ``on`` (a claim's due date: Norway's fee cap goes by when a claim fell
+    due). Raises :class:`UnknownDunningLimitError` where the limits are not known.
+
+    Only the reminder carries a fee (one fee per claim is lawful everywhere); where a fee needs the
+    customer's prior agreement (Sweden) it carries none, since Abo cannot know the seller's terms."""
+    rules = limits.resolve(country, on)
+    reminder_day = max(STANDARD_REMINDER_DAYS, rules.min_fee_days_after_due)
+    deadline = max(STANDARD_LETTER_DEADLINE_DAYS, rules.min_notice_deadline_days)
+    # Two letters at least the letter deadline apart, and never closer than the law spaces fees.
+    notice_day = reminder_day + max(deadline, rules.min_days_between_fees or 0)
+    fee = None if rules.fee_requires_prior_agreement else rules.max_reminder_fee
+    return DunningPlan(
+        id=standard_plan_id(rules.country, rules.valid_from),
+        name=f"Standard ({rules.country})",
+        country=rules.country,
+        currency=rules.currency,
+        steps=(
+            DunningStep(
+                key="reminder-1", kind=StepKind.REMINDER, days=reminder_day, fee=fee, deadline_days=deadline
+            ),
+            DunningStep(
+                key="notice", kind=StepKind.COLLECTION_NOTICE, days=notice_day, deadline_days=deadline
+            ),
+            # Debt collection may start once the notice's deadline has run out (inkassoloven § 9).
+            DunningStep(key="hand-off", kind=StepKind.HAND_OFF, days=notice_day + deadline),
+        ),
+    )
+
+
+def parse_standard_plan_id(plan_id: str) -> tuple[str, date] | None:
+    """(country, the day its limits row is valid from) of a :func:`standard_plan_id`; None for any other
+    id (a seller's own plans have ``dpl_`` ids)."""
+    prefix, _, rest = plan_id.partition("-")
+    country, _, day = rest.partition("-")
+    if prefix != STANDARD_PLAN_PREFIX or len(country) != 2:  # an ISO 3166 alpha-2 code
+        return None
+    try:
+        return country, date.fromisoformat(day)
+    except ValueError:
+        return None
+
+
+def standard_plan_of_id(plan_id: str, limits: LimitsTable) -> DunningPlan | None:
+    """The standard plan a :func:`standard_plan_id` names, or None when it names none (a seller's own plan,
+    or limits no longer known)."""
+    parsed = parse_standard_plan_id(plan_id)
+    if parsed is None:
+        return None
+    try:
+        return standard_plan(*parsed, limits)
+    except UnknownDunningLimitError:
+        return None

@@ -6,6 +6,8 @@ entity and creation) and checked against the legal limits of their country when 
 a customer type (person, organization) and/or payment methods; the most specific plan that matches an
 invoice is used (payment method over customer type, then the entity's default, then the newest), and the
 case keeps the plan it started with. An entity has at most one default plan (a lookup item enforces it).
+Where none of its plans matches, its country's standard plan applies (never stored; see
+:func:`effective_dunning_plan`, the one rule every reader of plans uses).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -24,7 +26,14 @@ from chalicelib.customers.models import Customer
 from chalicelib.dunning.handoff import HandoffExporter
 from chalicelib.dunning.index import CaseStatus, DunningCase, new_case
 from chalicelib.dunning.limits import DEFAULT_LIMITS, LimitsTable, UnknownDunningLimitError
-from chalicelib.dunning.plans import DunningPlan, StepKind, validate_plan
+from chalicelib.dunning.plans import (
+    DunningPlan,
+    StepKind,
+    parse_standard_plan_id,
+    standard_plan,
+    standard_plan_of_id,
+    validate_plan,
+)
 from chalicelib.dunning.schedule import RetryCharge
 from chalicelib.dunning.steps import StepWriter, Writes, case_write, upcoming
 from chalicelib.errors import (
@@ -58,12 +67,14 @@ PLANS_LIST = "DUNNINGPLANS"
 
 
 class StoredPlan(Document):
-    """A dunning plan of one legal entity, as configured."""
+    """A dunning plan of one legal entity, as configured; or (``standard``) its country's standard plan,
+    never stored, which applies where none of the entity's own plans does."""
 
     plan: DunningPlan
-    legal_entity_id: str
+    legal_entity_id: str | None
     default: bool = False
     created_at: datetime
+    standard: bool = False
 
 
 def plan_keys(plan_id: str, legal_entity_id: str | None = None, created_at: datetime | None = None) -> Keys:
@@ -98,11 +109,66 @@ def select_plan(plans: Sequence[StoredPlan], customer_type: str, method: Payment
     return best[1] if best else None
 
 
+def covers_everything(stored: StoredPlan) -> bool:
+    """True if a plan matches every invoice (no customer type, no payment methods): then the standard plan
+    never applies to its entity."""
+    return stored.plan.customer_type is None and not stored.plan.payment_methods
+
+
+def standard_stored_plan(
+    legal_entity_id: str | None, country: str, on: date, limits: LimitsTable
+) -> StoredPlan | None:
+    """The standard plan of ``country`` for a claim due on ``on`` (None where its limits are unknown), as
+    the plan of ``legal_entity_id``."""
+    try:
+        plan = standard_plan(country, on, limits)
+    except UnknownDunningLimitError:
+        return None
+    return _as_stored(plan, legal_entity_id)
+
+
+def _as_stored(plan: DunningPlan, legal_entity_id: str | None) -> StoredPlan:
+    parsed = parse_standard_plan_id(plan.id)
+    # "Created" when the limits it follows became valid: a fixed date, so reads repeat exactly.
+    valid_from = parsed[1] if parsed is not None else date.min
+    return StoredPlan(
+        plan=plan,
+        legal_entity_id=legal_entity_id,
+        default=True,
+        created_at=datetime.combine(valid_from, datetime.min.time(), UTC),
+        standard=True,
+    )
+
+
+def effective_dunning_plan(
+    plans: Sequence[StoredPlan],
+    case: DunningCase,
+    customer_type: str,
+    country: str,
+    limits: LimitsTable = DEFAULT_LIMITS,
+) -> StoredPlan | None:
+    """The plan a case follows, the one rule every reader of plans uses: the plan it started with; else
+    the seller's own plan that matches best (:func:`select_plan`); else the standard plan of the seller's
+    ``country`` for the invoice's due date. None where the plan it started with is gone or no limits are
+    known for the country on the due date. Pure."""
+    if case.plan_id is not None:
+        started = next((p for p in plans if p.plan.id == case.plan_id), None)
+        if started is not None:
+            return started
+        standard = standard_plan_of_id(case.plan_id, limits)
+        return _as_stored(standard, case.legal_entity_id) if standard is not None else None
+    own = select_plan(plans, customer_type, case.payment_method)
+    if own is not None:
+        return own
+    return standard_stored_plan(case.legal_entity_id, country, case.due_date, limits)
+
+
 class PlanStore:
     """Reads plans; caches one entity's plans for the life of the object (one work item, one request)."""
 
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, limits: LimitsTable = DEFAULT_LIMITS) -> None:
         self._store = store
+        self._limits = limits
         self._by_entity: dict[str, list[StoredPlan]] = {}
 
     def for_entity(self, legal_entity_id: str) -> list[StoredPlan]:
@@ -130,12 +196,10 @@ class PlanStore:
             if cursor is None:
                 return plans
 
-    def for_case(self, case: DunningCase, customer: Customer) -> StoredPlan | None:
-        """The plan a case follows: the one it started with, else the best match now."""
+    def for_case(self, case: DunningCase, customer: Customer, country: str) -> StoredPlan | None:
+        """The plan a case follows (:func:`effective_dunning_plan`); ``country`` is the seller's."""
         plans = self.for_entity(case.legal_entity_id)
-        if case.plan_id is not None:
-            return next((p for p in plans if p.plan.id == case.plan_id), None)
-        return select_plan(plans, customer.type.value, case.payment_method)
+        return effective_dunning_plan(plans, case, customer.type.value, country, self._limits)
 
 
 @dataclass(frozen=True)
@@ -187,12 +251,24 @@ class DunningService:
         return stored
 
     def plans(self, legal_entity_id: str | None) -> list[StoredPlan]:
-        """Every plan, or one entity's."""
-        store = PlanStore(self._store)
-        return store.for_entity(legal_entity_id) if legal_entity_id else store.all()
+        """Every stored plan, or one entity's plans in effect: its own, and last its country's standard
+        plan for claims due today unless one of its own plans matches every invoice."""
+        store = PlanStore(self._store, self._limits)
+        if not legal_entity_id:
+            return store.all()
+        own = store.for_entity(legal_entity_id)
+        entity = self._store.get_document(keys.legal_entity(legal_entity_id).pk, "ENTITY", LegalEntity)
+        if entity is None or any(covers_everything(stored) for stored in own):
+            return own
+        today = local_date(self._clock.now())
+        standard = standard_stored_plan(legal_entity_id, entity.country, today, self._limits)
+        return [*own, standard] if standard is not None else own
 
     def plan(self, plan_id: str) -> StoredPlan:
-        """One plan."""
+        """One plan: a stored one, or a standard plan by its id (of no entity: it is every seller's)."""
+        standard = standard_plan_of_id(plan_id, self._limits)
+        if standard is not None:
+            return _as_stored(standard, None)
         found = self._store.get_document(plan_keys(plan_id).pk, "PLAN", StoredPlan)
         if found is None:
             raise NotFoundError(f"no dunning plan {plan_id}")
@@ -252,7 +328,7 @@ class DunningService:
                         "payment_method": method,
                     }
                 )
-                stored = PlanStore(self._store).for_case(case, customer)
+                stored = PlanStore(self._store, self._limits).for_case(case, customer, entity.country)
                 today = local_date(self._clock.now())
                 if stored is not None:
                     case = case.model_copy(update={"plan_id": stored.plan.id})
@@ -348,7 +424,7 @@ class DunningService:
         self, case: DunningCase, invoice: Invoice, customer: Customer, entity: LegalEntity, day: date
     ) -> Money:
         """The plan's reminder fee, if the law allows one more fee on this invoice today."""
-        stored = PlanStore(self._store).for_case(case, customer)
+        stored = PlanStore(self._store, self._limits).for_case(case, customer, entity.country)
         fee = next(
             (s.fee for s in stored.plan.steps if s.kind is StepKind.REMINDER and s.fee is not None)
             if stored is not None
@@ -391,7 +467,7 @@ class DunningService:
     def _tell_failed(
         self, case: DunningCase, invoice: Invoice, entity: LegalEntity, customer: Customer
     ) -> None:
-        stored = PlanStore(self._store).for_case(case, customer)
+        stored = PlanStore(self._store, self._limits).for_case(case, customer, entity.country)
         next_attempt: date | None = None
         if stored is not None and case.failed_charge_on is not None:
             action = upcoming(stored.plan, case, invoice)
@@ -463,7 +539,10 @@ __all__ = [
     "PlanStore",
     "ReminderResult",
     "StoredPlan",
+    "covers_everything",
     "dunning_services",
+    "effective_dunning_plan",
     "new_plan_id",
     "select_plan",
+    "standard_stored_plan",
 ]

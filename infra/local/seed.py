@@ -1,5 +1,8 @@
 """Demo catalog data for `make run`: a Norwegian publisher with a news product, a crossword add-on, a
-monthly plan, a bundle, and offers with and without a campaign. Loaded only into an empty platform."""
+monthly plan, a bundle, and offers with and without a campaign. Loaded only into an empty platform.
+
+No dunning plan is written: the seller dunns with Norway's standard plan until one is stored
+(``effective_dunning_plan`` in chalicelib/dunning/service.py)."""
 
 from __future__ import annotations
 
