@@ -9,8 +9,10 @@ from bench.stack import ADMIN_HEADERS, CLOCK_START, Action, Deployment, expect, 
 
 
 def _advance(deployment: Deployment, to: str) -> None:
+    """The request (202: queued), then the clock-advance function's work, in process."""
     body = json.dumps({"advance_to": to})
-    expect(deployment.api.http.post("/v1/test/clock", headers=ADMIN_HEADERS, body=body), 200)
+    expect(deployment.api.http.post("/v1/test/clock", headers=ADMIN_HEADERS, body=body), 202)
+    deployment.services.clock_service.work_advance()
 
 
 @operation("GET /health", runs=30, order=10)

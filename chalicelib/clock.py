@@ -3,12 +3,18 @@
 Production reads system time. Every other stage reads the test clock stored in the main table, so that
 every Lambda sees the same time; it runs with wall time from an anchor, or stands frozen, and only ever
 moves forward. Jobs never read the clock themselves: they are given the moment they run for.
+
+While the test clock runs a scheduled moment in process, that moment is pinned for the thread doing the work
+(:func:`pinned_time`), so a job and the queued work it settles read the moment it runs for without a read of
+the stored clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -50,14 +56,38 @@ class FixedClock:
         return self.instant
 
 
+_pinned_time: ContextVar[datetime | None] = ContextVar("abo_pinned_time", default=None)
+
+
+@contextmanager
+def pinned_time(moment: datetime) -> Iterator[None]:
+    """Within this block (this thread only) the stored clock reads ``moment``: the scheduled moment a job
+    runs for while the test clock runs it in process."""
+    token = _pinned_time.set(moment)
+    try:
+        yield
+    finally:
+        _pinned_time.reset(token)
+
+
 @dataclass(frozen=True)
 class ClockState:
-    """The stored test clock: ``instant`` as of wall time ``wall_anchor``; frozen or running."""
+    """The stored test clock: ``instant`` as of wall time ``wall_anchor``; frozen or running.
+
+    ``advancing_to`` is set while an advance is under way (the scheduled moments up to it are being run);
+    ``cursors`` holds, per schedule, the last scheduled moment that has run."""
 
     instant: datetime
     wall_anchor: datetime
     frozen: bool
     version: int = 0
+    advancing_to: datetime | None = None
+    cursors: Mapping[str, datetime] = field(default_factory=dict)
+
+    @property
+    def advancing(self) -> bool:
+        """Whether an advance is under way."""
+        return self.advancing_to is not None
 
     def now_at(self, wall: datetime) -> datetime:
         """The platform time when the wall clock shows ``wall``."""
@@ -66,7 +96,7 @@ class ClockState:
         return self.instant + max(wall - self.wall_anchor, timedelta(0))
 
     def advanced_to(self, target: datetime, wall: datetime, frozen: bool | None = None) -> ClockState:
-        """The state after moving to ``target``; refuses to move backwards."""
+        """The state after a person asks to move to ``target``; refuses to move backwards."""
         current = self.now_at(wall)
         if target < current:
             raise ClockMovesBackwardsError(
@@ -77,6 +107,16 @@ class ClockState:
             instant=target,
             wall_anchor=wall,
             frozen=self.frozen if frozen is None else frozen,
+            version=self.version + 1,
+        )
+
+    def stepped_to(self, target: datetime, wall: datetime) -> ClockState:
+        """The state after an advance's own step to ``target``: never refused. A running clock that has
+        already passed ``target`` (its wall time went on while the step's work ran) stays where it is."""
+        return replace(
+            self,
+            instant=max(target, self.now_at(wall)),
+            wall_anchor=wall,
             version=self.version + 1,
         )
 
@@ -111,7 +151,10 @@ class StoredClock:
         return ClockState(instant=self.start or wall, wall_anchor=wall, frozen=self.start_frozen, version=0)
 
     def now(self) -> datetime:
-        """The platform's current instant."""
+        """The platform's current instant (the pinned moment while a scheduled job runs in process)."""
+        pinned = _pinned_time.get()
+        if pinned is not None:
+            return pinned
         return self.state().now_at(self.wall())
 
 

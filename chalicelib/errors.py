@@ -115,9 +115,37 @@ class ClockMovesBackwardsError(ConflictError):
     title = "The clock never moves backwards"
 
 
+class ClockAdvancingError(ConflictError):
+    """The test clock is still running the scheduled work of an earlier advance."""
+
+    slug = "clock-advancing"
+    title = "The clock is advancing"
+
+
 class UnavailableError(AboError):
     """A dependency is down; the caller may retry."""
 
     slug = "unavailable"
     status = 503
     title = "Service unavailable"
+
+
+class IdempotencyKeyMissingError(AboError):
+    """A POST that creates something came without the ``Idempotency-Key`` header it requires."""
+
+    slug = "idempotency-key-missing"
+    status = 428
+    title = "Idempotency-Key header required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail, [FieldError("Idempotency-Key", "this route requires the header", "missing", "header")]
+        )
+
+
+class ThrottledError(UnavailableError):
+    """DynamoDB refused the work for now (throttling, request limits, a transaction conflict that outlasted
+    the retries); nothing was changed and the same request may be sent again after ``Retry-After``."""
+
+    slug = "throttled"
+    title = "Too busy right now; retry shortly"

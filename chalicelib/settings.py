@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     notification_queue_url: str = ""
     # Webhook events of the payment providers, for functions/payment_events.py.
     payment_events_queue_url: str = ""
+    # Test-clock advances for functions/clock_advance.py (empty: an advance runs in the request itself).
+    clock_queue_url: str = ""
     # "token": bearer token compared with admin_token (local, tests). "jwt": API Gateway's Cognito
     # authorizer has verified the caller; the route checks the group claim.
     auth_mode: Literal["token", "jwt"] = "token"

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from chalicelib.api.routing import Call, Router
+from chalicelib.api.routing import Call, Reply, Router
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.clock import start_of_local_day
 from chalicelib.errors import NotFoundError
+from chalicelib.system.clock_service import ClockReading
 
 router = Router("test_clock", tag="test clock")
 
 
 class ClockView(ResponseModel):
-    """The platform's current time."""
+    """The platform's current time; while an advance is under way, where it is going."""
 
     now: datetime
     frozen: bool
+    status: Literal["ready", "advancing"] = Field(
+        description="advancing: the scheduled work of an advance is still running; ready: it is done"
+    )
+    advancing_to: datetime | None = Field(default=None, description="the target of the advance under way")
 
 
 class AdvanceClock(RequestModel):
@@ -32,20 +38,13 @@ class AdvanceClock(RequestModel):
     )
 
 
-class ScheduledRunView(ResponseModel):
-    """One scheduled moment that ran."""
-
-    schedule: str
-    function: str
-    moment: datetime
-
-
-class AdvancedClock(ResponseModel):
-    """The clock after moving, and every scheduled moment that ran, in order."""
-
-    now: datetime
-    frozen: bool
-    runs: list[ScheduledRunView]
+def _view(reading: ClockReading) -> ClockView:
+    return ClockView(
+        now=reading.now,
+        frozen=reading.frozen,
+        status="advancing" if reading.advancing_to is not None else "ready",
+        advancing_to=reading.advancing_to,
+    )
 
 
 def _refuse_in_production(call: Call) -> None:
@@ -55,31 +54,26 @@ def _refuse_in_production(call: Call) -> None:
 
 @router.route("GET", "/v1/test/clock", summary="Read the test clock", response=ClockView, problems=(404,))
 def read_clock(call: Call) -> ClockView:
-    """The platform time."""
+    """The platform time, and whether an advance is still running."""
     _refuse_in_production(call)
-    reading = call.services.clock_service.read()
-    return ClockView(now=reading.now, frozen=reading.frozen)
+    return _view(call.services.clock_service.read())
 
 
 @router.route(
     "POST",
     "/v1/test/clock",
-    summary="Advance the test clock and run every job that falls due",
+    summary="Advance the test clock; every job that falls due runs asynchronously",
     body=AdvanceClock,
-    response=AdvancedClock,
+    response=ClockView,
+    status=202,
     problems=(404, 409),
 )
-def advance_clock(call: Call) -> AdvancedClock:
-    """Move forward (never back) and return when all resulting work has settled."""
+def advance_clock(call: Call) -> Reply:
+    """Move forward (never back). ``202`` while the resulting work runs on the clock-advance function
+    (``GET`` shows ``advancing`` until it is ``ready``); ``200`` where it ran in the request itself."""
     _refuse_in_production(call)
     request = call.body(AdvanceClock)
     target = request.advance_to
     instant = target if isinstance(target, datetime) else start_of_local_day(target)
-    result = call.services.clock_service.advance(instant, request.frozen)
-    return AdvancedClock(
-        now=result.now,
-        frozen=result.frozen,
-        runs=[
-            ScheduledRunView(schedule=r.schedule, function=r.function, moment=r.moment) for r in result.runs
-        ],
-    )
+    view = _view(call.services.clock_service.request_advance(instant, request.frozen))
+    return Reply(view, status=202 if view.status == "advancing" else 200)

@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.clock import pinned_time
 from chalicelib.errors import UnavailableError
 from chalicelib.jobs.schedule import parse_schedule
 from chalicelib.jobs.template import QueueWiring, ScheduleWiring, Wiring
@@ -56,7 +57,7 @@ def scheduled_event(schedule: ScheduleWiring, moment: datetime, region: str, acc
     when = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "version": "0",
-        "id": str(uuid.uuid5(_EVENT_NAMESPACE, f"{schedule.name}|{when}")),
+        "id": str(uuid.uuid5(_EVENT_NAMESPACE, f"{schedule.key}|{when}")),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": account,
@@ -82,6 +83,16 @@ class QueueDrainer:
         self._region = region
         self._settle_timeout = settle_timeout_seconds
         self._urls: dict[str, tuple[str, str]] = {}
+        # Messages this process sent since the queues were last seen empty: a scheduled moment that queued
+        # nothing is settled without asking SQS (an empty day costs no receive).
+        self._sent = 0
+        self._sent_lock = threading.Lock()
+        for operation in ("SendMessage", "SendMessageBatch"):
+            sqs.meta.events.register(f"after-call.sqs.{operation}", self._count_sent)
+
+    def _count_sent(self, **_: Any) -> None:
+        with self._sent_lock:
+            self._sent += 1
 
     def _queue(self, consumer: QueueWiring) -> tuple[str, str]:
         if consumer.queue_name not in self._urls:
@@ -161,33 +172,32 @@ class QueueDrainer:
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
 
-    def drain(self) -> int:
-        """Process every queue until none holds a message, in flight or waiting; returns messages seen."""
+    def drain_if_sent(self, exclude: frozenset[str] = frozenset()) -> int:
+        """:meth:`drain`, unless this process has sent no message since the queues were last settled."""
+        with self._sent_lock:
+            if self._sent == 0:
+                return 0
+        return self.drain(exclude)
+
+    def drain(self, exclude: frozenset[str] = frozenset()) -> int:
+        """Process every queue (but those of the functions in ``exclude``) until none holds a message, in
+        flight or waiting; returns messages seen."""
         deadline = time.monotonic() + self._settle_timeout
+        consumers = [consumer for consumer in self._wiring.queues if consumer.function not in exclude]
         seen = 0
         while True:
+            with self._sent_lock:
+                self._sent = 0  # what is sent from here on is seen by this loop or counted again
             progressed = 0
-            for consumer in self._wiring.queues:
+            for consumer in consumers:
                 progressed += self.poll_once(consumer)
             seen += progressed
             if progressed == 0:
-                if all(self._outstanding(consumer) == 0 for consumer in self._wiring.queues):
+                if all(self._outstanding(consumer) == 0 for consumer in consumers):
                     return seen
                 time.sleep(0.05)  # another consumer holds messages in flight
             if time.monotonic() > deadline:
                 raise UnavailableError("queued work did not settle in time")
-
-
-class ScheduleCursorStore(Protocol):
-    """Where the last moment run for each schedule is kept."""
-
-    def schedule_cursor(self, schedule: str) -> datetime | None:
-        """The last moment run, if any."""
-        ...
-
-    def set_schedule_cursor(self, schedule: str, moment: datetime) -> None:
-        """Record that ``moment`` has run."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -199,51 +209,77 @@ class ScheduledRun:
     moment: datetime
 
 
+@dataclass
+class RunProgress:
+    """The moments run by one call, and whether every moment up to its end was run."""
+
+    runs: list[ScheduledRun] = field(default_factory=list)
+    complete: bool = True
+
+
 class ScheduleRunner:
-    """Runs each schedule of template.yaml for every moment passed, in time order, settling after each."""
+    """Runs each schedule of template.yaml for every moment passed, in time order, settling after each.
+
+    The caller keeps the cursors (the last moment run per schedule) and stores them; this only moves them."""
 
     def __init__(
         self,
         wiring: Wiring,
-        cursors: ScheduleCursorStore,
         drainer: QueueDrainer,
         region: str,
         account: str = "123456789012",
         lock: threading.Lock | None = None,
+        exclude_from_drain: frozenset[str] = frozenset(),
     ) -> None:
         self._wiring = wiring
-        self._cursors = cursors
         self._drainer = drainer
         self._region = region
         self._account = account
         self._lock = lock or threading.Lock()
+        # The function that runs this runner (the test clock's advance) must not wait for its own message.
+        self._exclude = exclude_from_drain
 
-    def run_until(self, until: datetime, since: datetime) -> list[ScheduledRun]:
-        """Run every moment in ``(cursor, until]``; a schedule never run before starts at ``since``."""
+    def due_moments(
+        self, until: datetime, since: datetime, cursors: dict[str, datetime]
+    ) -> list[tuple[datetime, ScheduleWiring]]:
+        """Every moment in ``(cursor, until]`` in time order; a schedule never run before starts at ``since``
+        (its cursor is set to ``since``)."""
+        pending: list[tuple[datetime, int, ScheduleWiring]] = []
+        for order, schedule in enumerate(self._wiring.schedules):
+            cursor = cursors.setdefault(schedule.key, since)
+            expression = parse_schedule(schedule.expression)
+            if schedule.catch_up == "latest":
+                latest = expression.latest_between(cursor, until)
+                pending.extend([(latest, order, schedule)] if latest else [])
+                continue
+            for moment in expression.moments_between(cursor, until):
+                pending.append((moment, order, schedule))
+                if len(pending) > MAX_MOMENTS_PER_ADVANCE:
+                    raise UnavailableError(
+                        f"more than {MAX_MOMENTS_PER_ADVANCE} scheduled moments; advance in smaller steps"
+                    )
+        pending.sort(key=lambda entry: (entry[0], entry[1]))
+        return [(moment, schedule) for moment, _, schedule in pending]
+
+    def run_until(
+        self,
+        until: datetime,
+        since: datetime,
+        cursors: dict[str, datetime],
+        deadline: float | None = None,
+    ) -> RunProgress:
+        """Run every due moment up to ``until`` and move ``cursors`` past each; stops early (incomplete)
+        once ``deadline`` (a ``time.monotonic()`` value) has passed."""
         with self._lock:
-            pending: list[tuple[datetime, int, ScheduleWiring]] = []
-            for order, schedule in enumerate(self._wiring.schedules):
-                cursor = self._cursors.schedule_cursor(schedule.name)
-                if cursor is None:
-                    cursor = since
-                    self._cursors.set_schedule_cursor(schedule.name, since)
-                expression = parse_schedule(schedule.expression)
-                if schedule.catch_up == "latest":
-                    latest = expression.latest_between(cursor, until)
-                    pending.extend([(latest, order, schedule)] if latest else [])
-                    continue
-                for moment in expression.moments_between(cursor, until):
-                    pending.append((moment, order, schedule))
-                    if len(pending) > MAX_MOMENTS_PER_ADVANCE:
-                        raise UnavailableError(
-                            f"more than {MAX_MOMENTS_PER_ADVANCE} scheduled moments; advance in smaller steps"
-                        )
-            pending.sort(key=lambda entry: (entry[0], entry[1]))
-            runs: list[ScheduledRun] = []
-            for moment, _, schedule in pending:
+            progress = RunProgress()
+            for moment, schedule in self.due_moments(until, since, cursors):
+                if deadline is not None and time.monotonic() > deadline:
+                    progress.complete = False
+                    return progress
                 event = scheduled_event(schedule, moment, self._region, self._account)
-                invoke_handler(schedule.handler, event, schedule.function)
-                self._drainer.drain()
-                self._cursors.set_schedule_cursor(schedule.name, moment)
-                runs.append(ScheduledRun(schedule.name, schedule.function, moment))
-            return runs
+                with pinned_time(moment):
+                    invoke_handler(schedule.handler, event, schedule.function)
+                    self._drainer.drain_if_sent(exclude=self._exclude)
+                cursors[schedule.key] = moment
+                progress.runs.append(ScheduledRun(schedule.name, schedule.function, moment))
+            return progress

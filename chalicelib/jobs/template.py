@@ -80,6 +80,11 @@ class ScheduleWiring:
     expression: str
     catch_up: str  # "every": each scheduled moment passed runs; "latest": only the last one does
 
+    @property
+    def key(self) -> str:
+        """Unique across the template (event names such as ``Daily`` repeat): ``Function-Event``."""
+        return f"{self.function}-{self.name}"
+
 
 @dataclass(frozen=True)
 class QueueWiring:

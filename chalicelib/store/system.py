@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -22,12 +23,9 @@ class ClockItem(MainItem):
     wall_anchor = UTCDateTimeAttribute()
     frozen = BooleanAttribute()
     version = NumberAttribute()
-
-
-class ScheduleCursorItem(MainItem):
-    """The last scheduled moment that was run for one schedule."""
-
-    last_run = UTCDateTimeAttribute()
+    advancing_to = UTCDateTimeAttribute(null=True)
+    # {schedule name: ISO instant of the last moment run}: one item, so an advance reads and writes them once.
+    cursors = UnicodeAttribute(null=True)
 
 
 class HeartbeatItem(MainItem):
@@ -47,11 +45,14 @@ class SystemStore:
             item = ClockItem.get(SYSTEM_PK, "CLOCK", consistent_read=True)
         except DoesNotExist:
             return None
+        cursors = json.loads(item.cursors) if item.cursors else {}
         return ClockState(
             instant=item.instant,
             wall_anchor=item.wall_anchor,
             frozen=item.frozen,
             version=int(item.version),
+            advancing_to=item.advancing_to,
+            cursors={name: datetime.fromisoformat(moment) for name, moment in cursors.items()},
         )
 
     def save_clock(self, state: ClockState, expected_version: int | None) -> None:
@@ -63,6 +64,8 @@ class SystemStore:
             wall_anchor=state.wall_anchor,
             frozen=state.frozen,
             version=state.version,
+            advancing_to=state.advancing_to,
+            cursors=json.dumps({name: moment.isoformat() for name, moment in sorted(state.cursors.items())}),
         )
         condition: Condition = (
             ClockItem.pk.does_not_exist()
@@ -75,24 +78,6 @@ class SystemStore:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 raise ConflictError("the clock was moved concurrently; read it again and retry") from error
             raise
-
-    def schedule_cursor(self, schedule: str) -> datetime | None:
-        """The last moment run for ``schedule``, if any."""
-        try:
-            return ScheduleCursorItem.get(SYSTEM_PK, f"SCHEDULE#{schedule}", consistent_read=True).last_run
-        except DoesNotExist:
-            return None
-
-    def set_schedule_cursor(self, schedule: str, moment: datetime) -> None:
-        """Record that ``moment`` of ``schedule`` has run; never moves a cursor back."""
-        item = ScheduleCursorItem(SYSTEM_PK, f"SCHEDULE#{schedule}", last_run=moment)
-        try:
-            item.save(
-                condition=ScheduleCursorItem.pk.does_not_exist() | (ScheduleCursorItem.last_run < moment)
-            )
-        except PutError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
 
     def record_heartbeat(self, beat_at: datetime, moment: datetime, source: str) -> None:
         """Note that the scheduler ran at wall time ``beat_at`` for the scheduled ``moment``."""

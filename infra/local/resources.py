@@ -30,6 +30,7 @@ class LocalResources:
             "ABO_DUNNING_QUEUE_URL": self.queues["DunningRunQueue"],
             "ABO_NOTIFICATION_QUEUE_URL": self.queues["NotificationQueue"],
             "ABO_PAYMENT_EVENTS_QUEUE_URL": self.queues["PaymentEventsQueue"],
+            "ABO_CLOCK_QUEUE_URL": self.queues["ClockAdvanceQueue"],
         }
 
 

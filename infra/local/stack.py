@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from chalice.local import LocalDevServer
 
     from chalicelib.container import Services
-    from chalicelib.jobs.runner import ScheduledRun
     from infra.emulator import AwsEmulator
     from infra.simulators.stripe import StripeSimulator
     from infra.simulators.vipps import VippsSimulator
@@ -347,12 +346,12 @@ class LocalStack:
         self._client("ses").verify_email_identity(EmailAddress=sender)
 
     def _follow_platform_clock(self, services: Services, vipps: VippsSimulator) -> None:
-        """Move the Vipps simulator's clock with the platform's. The test clock is advanced one local day
-        at a time: to the day's first second, then Vipps to its last second (its charges due that day
-        settle and their webhooks are delivered and worked, booked on that day), then the platform to the
-        day's last second, running the day's scheduled jobs (Vipps charges must be due from tomorrow)."""
-        from chalicelib.clock import local_date, start_of_local_day
-        from chalicelib.system.clock_service import AdvanceResult, ClockService
+        """Move the Vipps simulator's clock with the platform's. An advance steps one local day at a time:
+        into the day, then Vipps to the day's last second (its charges due that day settle and their
+        webhooks are delivered and worked, booked on that day), then the platform to the day's last second,
+        running the day's scheduled jobs (Vipps charges must be due from tomorrow)."""
+        from chalicelib.container import CLOCK_FUNCTION
+        from chalicelib.system.clock_service import ClockAdvanceQueue, ClockService
 
         vipps.now = services.clock.now()
 
@@ -361,34 +360,16 @@ class LocalStack:
                 return
             vipps.advance(moment)
             vipps.wait_for_webhooks(timeout=30)
-            services.drainer.drain()
+            services.drainer.drain(exclude=frozenset({CLOCK_FUNCTION}))
 
-        class FollowingClock(ClockService):
-            def advance(self, target: datetime, frozen: bool | None = None) -> AdvanceResult:
-                current = self.read().now
-                runs: list[ScheduledRun] = []
-                day = local_date(current)
-                while day < local_date(target):
-                    end_of_day = start_of_local_day(day + timedelta(days=1)) - timedelta(seconds=1)
-                    if end_of_day > current:
-                        # Into the day first: what Vipps settles that day is booked on that day.
-                        if start_of_local_day(day) > current:
-                            runs += super().advance(start_of_local_day(day), frozen).runs
-                        vipps_to(end_of_day)
-                        runs += super().advance(end_of_day, frozen).runs
-                    day += timedelta(days=1)
-                if start_of_local_day(local_date(target)) > current:
-                    runs += super().advance(start_of_local_day(local_date(target)), frozen).runs
-                vipps_to(target)
-                result = super().advance(target, frozen)
-                return AdvanceResult(now=result.now, frozen=result.frozen, runs=runs + result.runs)
-
-            def tick(self) -> list[ScheduledRun]:
-                vipps_to(services.clock.now())
-                return super().tick()
-
-        services.__dict__["clock_service"] = FollowingClock(
-            services.stored_clock, services.system_store, services.schedule_runner, services.job_lock
+        url = services.settings.clock_queue_url
+        services.__dict__["clock_service"] = ClockService(
+            services.stored_clock,
+            services.system_store,
+            services.schedule_runner,
+            services.job_lock,
+            queue=ClockAdvanceQueue(services.sqs, url) if url else None,
+            follower=vipps_to,
         )
 
     def _start_workers(self, services: Services, resources: LocalResources) -> None:

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote_plus
@@ -207,6 +207,35 @@ def test_a_dropped_file_reaches_the_ocr_import_through_s3_and_sqs(stack: StackPr
     assert not (stack.var_dir / "inbox" / "ocr" / "giro-0001.txt").exists()
 
 
+def wait_until_ready(api: str, headers: dict[str, str], timeout: float = 300.0) -> dict[str, Any]:
+    """Read the test clock until its advance has finished."""
+
+    def ready() -> dict[str, Any] | None:
+        reading: dict[str, Any] = requests.get(f"{api}/v1/test/clock", headers=headers, timeout=5).json()
+        return reading if reading["status"] == "ready" else None
+
+    return eventually(ready, timeout, "the clock did not finish advancing")
+
+
+def test_a_running_clock_advances_by_days_as_the_readme_shows(stack: StackProcess) -> None:
+    """The README's example on the default running clock: a date some days ahead, then another. This
+    answered 409 "the clock never moves backwards" when an advance crossed more than a day."""
+    admin = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    url = f"{stack.api}/v1/test/clock"
+    before = requests.get(url, headers=admin, timeout=5).json()
+    assert (before["frozen"], before["status"]) == (False, "ready")
+    start = date.fromisoformat(before["now"][:10])
+    for days in (3, 5):
+        target = (start + timedelta(days=days)).isoformat()
+        moved = requests.post(url, json={"advance_to": target}, headers=admin, timeout=30)
+        assert moved.status_code == 202, moved.text
+        assert moved.json()["advancing_to"] is not None
+        reading = wait_until_ready(stack.api, admin)
+        # Midnight in Oslo of the target date, and running on from there.
+        assert reading["now"] >= f"{start + timedelta(days=days - 1)}T22:00:00Z", reading
+        assert reading["frozen"] is False
+
+
 def test_bad_input_to_the_test_clock_is_a_problem_over_http(stack: StackProcess) -> None:
     url = f"{stack.api}/v1/test/clock"
     admin = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -244,7 +273,8 @@ def test_state_survives_a_restart_without_importing_restored_files_again(tmp_pat
             headers=admin,
             timeout=60,
         )
-        assert moved.status_code == 200, moved.text
+        assert moved.status_code == 202, moved.text
+        wait_until_ready(first.api, admin)
         # When it is stopped with Ctrl-C
         assert first.interrupt() == 0, first.output
     assert "OCR file arrived" in first.output  # what the import logs, looked for again below
@@ -253,7 +283,12 @@ def test_state_survives_a_restart_without_importing_restored_files_again(tmp_pat
     # Then a new stack on the same var dir has the same data
     with running_stack(var_dir, tmp_path / "second.log") as second:
         clock = requests.get(f"{second.api}/v1/test/clock", headers=admin, timeout=5).json()
-        assert clock == {"now": target.strftime("%Y-%m-%dT%H:%M:%SZ"), "frozen": True}
+        assert clock == {
+            "now": target.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "frozen": True,
+            "status": "ready",
+            "advancing_to": None,
+        }
         arrivals = second.arrivals()
         assert [item["key"]["S"] for item in arrivals] == ["ocr/giro-restart.txt"]
         restored = second.client("s3").get_object(

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from chalice.test import Client
 
-from chalicelib.container import Services
-from tests.conftest import CLOCK_START
+from chalicelib.container import Services, set_services
+from infra.local.resources import LocalResources
+from tests.conftest import ADMIN_TOKEN, CLOCK_START, make_settings
 
 
 def test_reads_the_configured_start(api: Client, admin: dict[str, str]) -> None:
     response = api.http.get("/v1/test/clock", headers=admin)
     assert response.status_code == 200
-    assert response.json_body == {"now": "2027-01-01T08:00:00Z", "frozen": True}
+    assert response.json_body == {
+        "now": "2027-01-01T08:00:00Z",
+        "frozen": True,
+        "status": "ready",
+        "advancing_to": None,
+    }
 
 
 def test_advancing_runs_the_heartbeat_and_health_turns_ok(
@@ -21,17 +28,48 @@ def test_advancing_runs_the_heartbeat_and_health_turns_ok(
 ) -> None:
     # Given no heartbeat yet, health is a 503 problem
     assert api.http.get("/health").status_code == 503
-    # When the clock moves five minutes
+    # When the clock moves five minutes (no clock queue here: the advance runs in the request)
     response = api.http.post(
         "/v1/test/clock", headers=admin, body=json.dumps({"advance_to": "2027-01-01T08:05:00+00:00"})
     )
-    # Then the heartbeat (catch-up "latest") ran once, for the last minute passed
+    # Then it answers 200, ready, and the heartbeat (catch-up "latest") ran for the last minute passed
     assert response.status_code == 200, response.body
     assert response.json_body["now"] == "2027-01-01T08:05:00Z"
-    assert [run["moment"] for run in response.json_body["runs"]] == ["2027-01-01T08:05:00Z"]
+    assert response.json_body["status"] == "ready"
+    assert services.system_store.load_clock().cursors["HeartbeatFunction-EveryMinute"] == datetime(  # type: ignore[union-attr]
+        2027, 1, 1, 8, 5, tzinfo=UTC
+    )
     health = api.http.get("/health")
     assert health.status_code == 200
     assert health.json_body["scheduler"] == "ok"
+
+
+def test_an_advance_is_asynchronous_when_a_clock_queue_is_wired(aws: LocalResources) -> None:
+    """As in AWS (API Gateway ends a request after 29 s): 202, advancing, then the clock-advance
+    function's queue is worked and the clock reads ready."""
+    services = Services(make_settings(aws, clock_queue_url=aws.queues["ClockAdvanceQueue"]))
+    set_services(services)
+    from app import app
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    with Client(app) as api:
+        moved = api.http.post("/v1/test/clock", headers=admin, body=json.dumps({"advance_to": "2027-01-04"}))
+        assert moved.status_code == 202, moved.body
+        assert moved.json_body["status"] == "advancing"
+        assert moved.json_body["advancing_to"] == "2027-01-03T23:00:00Z"
+        # A second advance while the first runs is refused, and changes nothing
+        again = api.http.post("/v1/test/clock", headers=admin, body=json.dumps({"advance_to": "2027-01-09"}))
+        assert again.status_code == 409
+        assert again.json_body["type"].endswith("/clock-advancing")
+        assert api.http.get("/v1/test/clock", headers=admin).json_body["status"] == "advancing"
+        # When the queue is worked (the local stack's poller, Lambda's event-source mapping in AWS)
+        assert services.drainer.drain() >= 1
+        ready = api.http.get("/v1/test/clock", headers=admin).json_body
+    set_services(None)
+    # Then the clock is where it was sent, and each day's invoice run ran once
+    assert ready == {"now": "2027-01-03T23:00:00Z", "frozen": True, "status": "ready", "advancing_to": None}
+    cursors = services.system_store.load_clock().cursors  # type: ignore[union-attr]
+    assert cursors["InvoiceRunFunction-Daily"] == datetime(2027, 1, 3, 1, 0, tzinfo=UTC)
 
 
 def test_a_date_means_midnight_in_oslo(api: Client, admin: dict[str, str]) -> None:

@@ -31,12 +31,12 @@ from tests.integration.test_avtalegiro_claims import mandate_file
 from tests.scenario.conftest import ADMIN_TOKEN, Api
 from tests.scenario.dunning.conftest import NO_PLAN, case, mail, text_of
 from tests.scenario.test_order_lifecycle import SELLER
+from tests.support.clock import advance_clock
 from tests.support.ocr import Paid, ocr_file
 
 
 def advance(api: Api, to: str) -> None:
-    moved = api.post("/v1/test/clock", {"advance_to": to})
-    assert moved.status_code == 200, moved.text
+    advance_clock(api, to)
 
 
 def drop(stack: LocalStack, folder: str, name: str, data: bytes) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from chalicelib.billing.kid import is_valid_kid
 from tests.scenario.conftest import Api
+from tests.support.clock import advance_clock
 
 SELLER = {
     "name": "Avishuset Nord AS",
@@ -81,8 +82,7 @@ def test_kari_orders_a_bundle_and_renews(api: Api) -> None:
     assert (access["access"], access["valid_until"]) == (True, "2027-02-01")
 
     # The clock reaches the 18th: the daily run issues February, due when February starts
-    moved = api.post("/v1/test/clock", {"advance_to": "2027-01-18T12:00:00+01:00"})
-    assert moved.status_code == 200, moved.text
+    advance_clock(api, "2027-01-18T12:00:00+01:00")
     invoices = api.get(f"/v1/customers/{placed['customer_id']}/invoices").json()["items"]
     issued = sorted(
         (i["number"], i["period"]["start"], i["issue_date"], i["due_date"]) for i in invoices if i["number"]

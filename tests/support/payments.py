@@ -15,6 +15,7 @@ import requests
 
 from infra.local.stack import LocalStack
 from tests.scenario.conftest import Api
+from tests.support.clock import advance_clock
 
 T = TypeVar("T")
 
@@ -91,8 +92,7 @@ def approve(redirect_url: str) -> None:
 
 def advance(api: Api, day: str) -> None:
     """Move the test clock to 08:00 UTC of ``day`` (every scheduled job runs on the way)."""
-    response = api.post("/v1/test/clock", {"advance_to": f"{day}T08:00:00+00:00"})
-    assert response.status_code == 200, response.text
+    advance_clock(api, f"{day}T08:00:00+00:00")
 
 
 # The payment page's publishable key: Stripe.js confirms with it and the intent's client secret.

@@ -15,6 +15,8 @@ from typing import Any
 
 from infra.local.stack import LocalStack
 from tests.scenario.conftest import Api
+from tests.support.catalog import reminder_only_plan
+from tests.support.clock import advance_clock
 from tests.support.ocr import Paid, ocr_file
 
 SELLER = {
@@ -39,7 +41,10 @@ class Catalog:
     products: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.api.created("/v1/legal-entities", self.seller)
+        created = self.api.created("/v1/legal-entities", self.seller)
+        self.api.created(
+            "/v1/dunning-plans", reminder_only_plan(str(created["id"]), str(created.get("country", "NO")))
+        )
 
     def product(self, name: str, vat: str = "news") -> str:
         if name not in self.products:
@@ -141,8 +146,7 @@ def order(
 def advance(api: Api, to: str) -> None:
     """Move the clock to ``to`` (a date: noon in Oslo that day, or an instant), running every daily run."""
     target = to if "T" in to else f"{to}T12:00:00+01:00"
-    moved = api.post("/v1/test/clock", {"advance_to": target})
-    assert moved.status_code == 200, moved.text
+    advance_clock(api, target)
 
 
 def today(api: Api) -> date:

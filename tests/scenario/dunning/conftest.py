@@ -18,6 +18,7 @@ from typing import Any, cast
 from infra.local.stack import LocalStack
 from tests.scenario.billing.conftest import Catalog, today
 from tests.scenario.conftest import Api
+from tests.support.clock import advance_clock
 from tests.support.ocr import Paid, ocr_file
 
 NO_PLAN: dict[str, Any] = {
@@ -66,8 +67,7 @@ def order(api: Api, offer_id: str, *, language: str, email: str, name: str) -> d
 
 def advance(api: Api, to: str) -> None:
     """Move the clock to noon in Oslo on ``to``, running every scheduled job on the way."""
-    moved = api.post("/v1/test/clock", {"advance_to": f"{to}T12:00:00+01:00"})
-    assert moved.status_code == 200, moved.text
+    advance_clock(api, f"{to}T12:00:00+01:00")
 
 
 def invoice(api: Api, invoice_id: str) -> dict[str, Any]:
