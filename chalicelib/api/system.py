@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from chalicelib.api.routing import Call, Reply, Router
 from chalicelib.api.schemas import ResponseModel
 
@@ -18,6 +20,9 @@ class Health(ResponseModel):
     storage: str
     scheduler: str
     last_heartbeat: datetime
+    runs: dict[str, str] = Field(
+        description="each daily run: ok, or late since the day its oldest undone work fell due"
+    )
 
 
 @router.route(
@@ -31,8 +36,14 @@ class Health(ResponseModel):
 def health(call: Call) -> Health:
     """200 when the API, storage and scheduler are up; 503 problem otherwise."""
     report = call.services.health.check()
+    runs = {run: "ok" if day is None else f"late since {day.isoformat()}" for run, day in report.runs.items()}
     return Health(
-        status="ok", stage=report.stage, storage="ok", scheduler="ok", last_heartbeat=report.last_heartbeat
+        status="ok",
+        stage=report.stage,
+        storage="ok",
+        scheduler="ok",
+        last_heartbeat=report.last_heartbeat,
+        runs=runs,
     )
 
 

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.avtalegiro.claims import claim_index_writes
 from chalicelib.billing.drafting import Seller
 from chalicelib.billing.drafts import document_item_for
-from chalicelib.billing.kid import make_invoice_kid
+from chalicelib.billing.issuing import ToIssue, invoice_series, issuing_writes
 from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
 from chalicelib.billing.renewal import Renewal, due_for_renewal, renew
 from chalicelib.billing.usage import (
@@ -44,12 +43,10 @@ from chalicelib.catalog.plans import load_plan_chain, load_products
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
-from chalicelib.dunning.index import issued_partition, overdue_index_writes
+from chalicelib.dunning.index import issued_partition
 from chalicelib.ledger.service import LedgerService
 from chalicelib.notifications.queue import NotificationQueue, invoice_issued
-from chalicelib.payments.records import charge_index_writes
 from chalicelib.store import keys
-from chalicelib.store.counters import read_counter
 from chalicelib.store.documents import (
     DocumentItem,
     DocumentStore,
@@ -57,8 +54,9 @@ from chalicelib.store.documents import (
     decode_cursor,
     encode_cursor,
 )
+from chalicelib.store.due import INVOICE_RUN, due_partitions
 from chalicelib.subscriptions.models import Subscription
-from chalicelib.subscriptions.writes import RENEWAL_SHARDS, renewal_partition, subscription_item
+from chalicelib.subscriptions.writes import renewal_partition, subscription_item
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -131,14 +129,15 @@ class InvoiceRun:
     # ---- planning --------------------------------------------------------------------------------------
 
     def plan(self, run_date: date) -> int:
-        """Queue one work item per shard of the run date; returns how many were queued.
+        """Queue one work item per (day, shard) of the renewal index with something due on or before the
+        run date (the due index says which, in one query); returns how many were queued.
 
         Nothing is indexed for a day on or before the day it is written (see ``renewal_index_date``), so
-        each day's partitions are complete when its run starts; a day whose run was missed is planned by
-        that day's own scheduled moment (EventBridge retries, and the test clock runs every moment)."""
+        each day's partitions are complete when its run starts. A day whose run failed is caught up here:
+        what it did not issue is still listed under its own day."""
         items = [
-            {"day": run_date.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
-            for shard in range(RENEWAL_SHARDS)
+            {"day": day.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
+            for day, shard in due_partitions(INVOICE_RUN, run_date)
         ]
         for start in range(0, len(items), 10):
             chunk = items[start : start + 10]
@@ -260,9 +259,7 @@ class InvoiceRun:
         if due is None:
             return None
         fees = self._fees_on_draft(candidate)
-        renewal = renew(
-            seller, subscription, due, plans, products, [fee for fee, _ in fees], 0, run_date, now
-        )
+        renewal = renew(seller, subscription, due, plans, products, [fee for fee, _ in fees], run_date, now)
         if any(plans[p.plan_id].usage for p in subscription.phases):
             renewal = self._with_usage(renewal, seller, plans, products, run_date)
         return renewal, fees
@@ -355,47 +352,30 @@ class InvoiceRun:
             for one in batch:
                 issued.extend(self._commit(cache, [one]))
             return issued
-        entity = cache.entities[entity_id]
-        counter = read_counter(keys.invoice_number_counter(entity_id), entity.invoice_number_start)
-        numbers, claim = counter.take(len(batch))
-        creates: list[DocumentItem] = []
-        replaces: list[tuple[DocumentItem, int]] = []
-        updates: list[tuple[Any, list[Any], Any]] = [claim]
-        issued = []
-        book = self._ledger.book() if self._ledger is not None else None
-        if book is not None:
-            # One BatchGetItem for the batch's ledger accounts instead of a read per renewal.
-            book.prefetch_accounts(
-                (r.invoice.customer_id, r.invoice.legal_entity_id, r.invoice.currency.value)
-                for r, _, _ in batch
-            )
-        for number, (renewal, candidate, fees) in zip(numbers, batch, strict=True):
-            invoice = renewal.invoice.model_copy(
-                update={
-                    "number": number,
-                    "kid": make_invoice_kid(candidate.subscription.customer_number, number),
-                }
-            )
-            if self._ledger is not None:
-                # The ledger's entry and open item join this transaction; customer credit may pay the
-                # invoice at once, so the ledger's copy of the invoice is the one stored.
-                ledger_writes = self._ledger.invoice_issued_writes(invoice, book=book)
-                invoice = ledger_writes.invoice or invoice
-                creates.extend(ledger_writes.creates)
-                replaces.extend(ledger_writes.replaces)
-                updates.extend(ledger_writes.updates)
-            issued.append(invoice.id)
-            creates.extend(claim_index_writes(invoice))
-            creates.extend(charge_index_writes(invoice))
-            invoice_item = document_item_for(invoice)
-            if candidate.draft_version is not None and candidate.subscription.next_invoice_id == invoice.id:
-                replaces.append((invoice_item, candidate.draft_version))
-            else:
-                creates.append(invoice_item)
-                stale = candidate.subscription.next_invoice_id
-                if stale and stale != invoice.id and candidate.draft_version is not None:
-                    replaces.append((_voided(stale, self._store), candidate.draft_version))
-            creates.append(_kid_lookup(invoice))
+        series = invoice_series(cache.entities[entity_id])
+        issued_writes = issuing_writes(
+            series,
+            [
+                ToIssue(
+                    renewal.invoice,
+                    candidate.subscription.customer_number,
+                    draft_version=candidate.draft_version
+                    if candidate.subscription.next_invoice_id == renewal.invoice.id
+                    else None,
+                )
+                for renewal, candidate, _ in batch
+            ],
+            self._ledger,
+            issued_in=cache.issued_in,
+        )
+        creates: list[DocumentItem] = list(issued_writes.creates)
+        replaces: list[tuple[DocumentItem, int]] = list(issued_writes.replaces)
+        updates: list[tuple[Any, list[Any], Any]] = list(issued_writes.updates)
+        issued = [invoice.id for invoice in issued_writes.documents]
+        for invoice, (renewal, candidate, fees) in zip(issued_writes.documents, batch, strict=True):
+            stale = candidate.subscription.next_invoice_id
+            if stale and stale != invoice.id and candidate.draft_version is not None:
+                replaces.append((_voided(stale, self._store), candidate.draft_version))
             if renewal.draft is not None:
                 creates.append(document_item_for(renewal.draft))
             replaces.append((subscription_item(renewal.subscription, candidate.version), candidate.version))
@@ -403,7 +383,6 @@ class InvoiceRun:
             for used, used_version in renewal.usage:
                 billed = used.model_copy(update={"invoice_id": invoice.id})
                 replaces.append((usage_counter_item(billed, used_version), used_version))
-            creates.extend(overdue_index_writes(invoice, cache.issued_in))
         if len(creates) + len(replaces) + len(updates) > TRANSACTION_ITEMS and len(batch) > 1:
             # Fees and index entries vary per renewal: a batch that outgrew one transaction is halved
             # (nothing was written; each half reads the counter again).
@@ -471,13 +450,6 @@ def _batches(
             batches.append([renewal])
             customers.append({customer})
     return batches
-
-
-def _kid_lookup(invoice: Invoice) -> DocumentItem:
-    from chalicelib.store.documents import lookup_item
-
-    assert invoice.kid is not None
-    return lookup_item(keys.kid_lookup(invoice.kid), keys.invoice(invoice.id))
 
 
 def _voided(draft_id: str, store: DocumentStore) -> DocumentItem:

@@ -21,6 +21,7 @@ from chalicelib.catalog.models import Document, PaymentMethod
 from chalicelib.dunning.plans import StepKind
 from chalicelib.money import Currency
 from chalicelib.store.documents import DocumentItem, Keys, document_item
+from chalicelib.store.due import DUNNING_RUN, due_entry
 
 DUNNING_SHARDS = 16
 CASE_KIND = "dunning_case"
@@ -103,11 +104,13 @@ def case_keys(case: DunningCase) -> Keys:
     """Where a case lives and which index entry it has."""
     shard = dunning_shard(case.invoice_id)
     gsi2: tuple[str, str] | None = None
+    gsi3: tuple[str, str] | None = None
     if case.status is CaseStatus.ACTIVE and case.next_on is not None:
         gsi2 = (due_partition(case.next_on, shard), case.invoice_id)
+        gsi3 = due_entry(DUNNING_RUN, case.next_on, shard, case.invoice_id)
     elif case.status is CaseStatus.HANDED_OVER and case.handed_over_on is not None:
         gsi2 = (handoff_partition(case.handed_over_on, shard), case.invoice_id)
-    return Keys(f"DUNNING#{case.invoice_id}", "CASE", gsi2=gsi2)
+    return Keys(f"DUNNING#{case.invoice_id}", "CASE", gsi2=gsi2, gsi3=gsi3)
 
 
 def case_item(case: DunningCase, version: int = 1) -> DocumentItem:

@@ -32,7 +32,7 @@ from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.handoff import HandoffExporter, claim_record
-from chalicelib.dunning.index import DUNNING_SHARDS, CaseStatus, DunningCase, due_partition
+from chalicelib.dunning.index import CaseStatus, DunningCase, due_partition
 from chalicelib.dunning.plans import DunningPlan, StepKind
 from chalicelib.dunning.schedule import RetryCharge, StepDue
 from chalicelib.dunning.service import PlanStore
@@ -41,6 +41,7 @@ from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError
+from chalicelib.store.due import DUNNING_RUN, due_partitions
 from chalicelib.subscriptions.models import StopWhen, Subscription
 
 if TYPE_CHECKING:
@@ -105,10 +106,11 @@ class DunningRun:
     # ---- planning --------------------------------------------------------------------------------------
 
     def plan(self, run_date: date) -> int:
-        """Queue one work item per shard of the run date; reads nothing. Returns how many were queued."""
+        """Queue one work item per (day, shard) of the overdue index with a step due on or before the run
+        date (the due index says which, in one query), so a missed day is caught up. Returns how many."""
         items = [
-            {"day": run_date.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
-            for shard in range(DUNNING_SHARDS)
+            {"day": day.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
+            for day, shard in due_partitions(DUNNING_RUN, run_date)
         ]
         for start in range(0, len(items), 10):
             chunk = items[start : start + 10]
@@ -211,7 +213,7 @@ class DunningRun:
             raise LookupError(f"the customer of invoice {invoice_id} is gone")
         customer = customer_item.document(Customer)
         entity = self._entity(cache, invoice.legal_entity_id)
-        stored = cache.plans.for_case(case, customer)
+        stored = cache.plans.for_case(case, customer, entity.country)
         if stored is None:
             # No plan applies: look again tomorrow (the seller has to configure one; reported).
             self._save(case.model_copy(update={"next_on": run_date + timedelta(days=1)}), version)

@@ -105,6 +105,7 @@ def rewritten(item: DocumentItem, doc: Invoice) -> DocumentItem:
         version=int(item.version),
     )
     copy.gsi1pk, copy.gsi1sk, copy.gsi2pk, copy.gsi2sk = item.gsi1pk, item.gsi1sk, item.gsi2pk, item.gsi2sk
+    copy.gsi3pk, copy.gsi3sk = item.gsi3pk, item.gsi3sk
     return copy
 
 

@@ -28,16 +28,16 @@ activated without it. Agreements activated before the item was written there are
 first charge, as below.
 
 Each run keeps the items fresh from two sources, today and the :data:`LOOKBACK_DAYS` days before: the
-agreements activated on those days (their ``CARDNEW`` partitions, one query each) and the card payments
+agreements activated on those days (one query of the due index, ``DUE#card-new``) and the card payments
 the ledger recorded (the payments list, gsi1 ``PAYMENTS#<yyyy-mm>``): every activation, paid first
 invoice and renewal charged to a card brings its agreement in, and its card is fetched from Stripe at most
 once per calendar month. A fetched item leaves ``CARDNEW`` and is listed under its card's expiry month.
 Then the run reads this month's partition ``CARDEXP#<yyyy-mm>`` and tells each customer, after fetching
 the card once more on that day unless it was fetched that day already (the customer may have replaced it).
 
-**DynamoDB cost per run:** one query per month touched of the payments list, one per day of the
-``CARDNEW`` partitions (three) and one of this month's ``CARDEXP`` partition (a page per hundred items
-each): five queries on a day with nothing to do, six when the three days span two months. Then, per
+**DynamoDB cost per run:** one query per month touched of the payments list, one of the due index
+for the look-back's new cards and one of this month's ``CARDEXP`` partition (a page per hundred items
+each): three queries on a day with nothing to do, four when the look-back spans two months. Then, per
 batch of fifty agreements brought in, a BatchGet of their set-ups and items (after a BatchGet each of the
 paid invoices and their subscriptions) and a write per card fetched; per customer told, three reads and a
 write besides the message itself.
@@ -71,6 +71,7 @@ from chalicelib.payments.errors import ProviderError, ProviderUnavailableError
 from chalicelib.payments.records import PROVIDER_OF, PaymentSetup, SetupState, setup_keys
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, WriteConflictError, document_item
+from chalicelib.store.due import NEW_CARD_RUN, due_entries, due_entry
 from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
 
 if TYPE_CHECKING:
@@ -196,11 +197,14 @@ def card_keys(agreement_id: str, listed: str | None = None, *, activated_on: dat
     """An agreement's card item, listed under ``listed`` (a month) when given, else under the day of the
     agreement's activation when given (its card not fetched yet)."""
     index = None
+    due = None
     if listed:
         index = (expiry_partition(listed), agreement_id)
     elif activated_on is not None:
         index = (new_card_partition(activated_on), agreement_id)
-    return Keys(f"PAYCARD#{agreement_id}", "CARD", gsi1=index)
+        # The job finds the look-back's new cards in one query of the due index, not one per day.
+        due = due_entry(NEW_CARD_RUN, activated_on, 0, agreement_id)
+    return Keys(f"PAYCARD#{agreement_id}", "CARD", gsi1=index, gsi3=due)
 
 
 def record_item(record: CardExpiryRecord, version: int = 1) -> DocumentItem:
@@ -300,13 +304,10 @@ class CardExpiryService:
     # ---- which agreements were activated or charged lately --------------------------------------------
 
     def _activated_agreements(self, today: date, report: CardExpiryReport) -> list[str]:
-        """The card agreements activated in the look-back whose card was not fetched yet: one query per
-        day (the index is eventually consistent: ``_refresh`` reads each item before fetching)."""
-        agreements: dict[str, None] = {}
-        for day in lookback(today):
-            for item in self._pages(new_card_partition(day)):
-                if item.gsi1sk:
-                    agreements[item.gsi1sk] = None
+        """The card agreements activated in the look-back whose card was not fetched yet: one query of the
+        due index (eventually consistent: ``_refresh`` reads each item before fetching)."""
+        first = lookback(today)[0]
+        agreements = dict.fromkeys(entry.ident for entry in due_entries(NEW_CARD_RUN, today, first))
         report.new_cards = len(agreements)
         return list(agreements)
 

@@ -23,6 +23,7 @@ from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import Document, PaymentMethod
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, Keys, document_item, lookup_item
+from chalicelib.store.due import CHARGE_RUN, due_entry
 
 # The methods whose agreements and charges live at a payment provider we drive.
 PROVIDER_OF: dict[PaymentMethod, str] = {PaymentMethod.VIPPS: "vipps", PaymentMethod.CARD: "stripe"}
@@ -264,11 +265,11 @@ def charge_index_writes(invoice: Invoice) -> list[DocumentItem]:
         or invoice.open_amount <= 0
     ):
         return []
-    return [
-        lookup_item(
-            charge_due_partition(charge_date(invoice)),
-            keys.invoice(invoice.id),
-            kind="payment_charge_index",
-            sk=f"INVOICE#{invoice.id}",
-        )
-    ]
+    entry = lookup_item(
+        charge_due_partition(charge_date(invoice)),
+        keys.invoice(invoice.id),
+        kind="payment_charge_index",
+        sk=f"INVOICE#{invoice.id}",
+    )
+    entry.gsi3pk, entry.gsi3sk = due_entry(CHARGE_RUN, charge_date(invoice), 0, invoice.id)
+    return [entry]

@@ -22,7 +22,7 @@ from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity, PaymentMethod, Plan
 from chalicelib.clock import Clock, local_date
 from chalicelib.customers.models import Customer
-from chalicelib.dunning.steps import CardRetryRequest, retry_partition, retry_request_keys
+from chalicelib.dunning.steps import CardRetryRequest, retry_request_keys
 from chalicelib.errors import NotFoundError, ValidationFailedError
 from chalicelib.ledger.models import IncomingMethod
 from chalicelib.ledger.service import IncomingPayment, LedgerService
@@ -54,7 +54,6 @@ from chalicelib.payments.records import (
     RefundRecord,
     RefundState,
     SetupState,
-    charge_due_partition,
     charge_item,
     charge_keys,
     reference_item,
@@ -66,6 +65,7 @@ from chalicelib.payments.records import (
 )
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, document_item
+from chalicelib.store.due import CARD_RETRY_RUN, CHARGE_RUN, due_entries
 from chalicelib.subscriptions.models import (
     AgreementStatus as OurAgreementStatus,
 )
@@ -558,22 +558,15 @@ class PaymentService:
         included), each exactly once; stops early while the provider is unavailable."""
         today = today or local_date(self._clock.now())
         report = ChargingReport()
-        for back in range(CHARGE_LOOKBACK_DAYS, -1, -1):
-            day = today - timedelta(days=back)
-            cursor: str | None = None
-            while True:
-                page = self._store.query(charge_due_partition(day), "INVOICE#", cursor=cursor)
-                for entry in page.items:
-                    invoice_id = entry.sk.removeprefix("INVOICE#")
-                    try:
-                        self._charge_one(entry, invoice_id, report)
-                    except ProviderUnavailableError as error:
-                        report.interrupted = str(error)
-                        logger.warning("payment provider unavailable; charging stops for now")
-                        return report
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+        since = today - timedelta(days=CHARGE_LOOKBACK_DAYS)
+        for due in due_entries(CHARGE_RUN, today, since):
+            entry = DocumentItem(due.pk, due.sk)
+            try:
+                self._charge_one(entry, due.ident, report)
+            except ProviderUnavailableError as error:
+                report.interrupted = str(error)
+                logger.warning("payment provider unavailable; charging stops for now")
+                return report
         return report
 
     def _charge_one(self, entry: DocumentItem, invoice_id: str, report: ChargingReport) -> None:
@@ -718,16 +711,9 @@ class PaymentService:
         report = RetryReport()
         try:
             self._resume_retries(today, report)
-            for back in range(CHARGE_LOOKBACK_DAYS, -1, -1):
-                day = today - timedelta(days=back)
-                cursor: str | None = None
-                while True:
-                    page = self._store.query(retry_partition(day), index="gsi1", cursor=cursor)
-                    for entry in page.items:
-                        self._retry_one(entry, report)
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
+            since = today - timedelta(days=CHARGE_LOOKBACK_DAYS)
+            for due in due_entries(CARD_RETRY_RUN, today, since):
+                self._retry_one(DocumentItem(due.pk, due.sk), report)
         except ProviderUnavailableError as error:
             report.interrupted = str(error)
             logger.warning("payment provider unavailable; card retries stop for now")

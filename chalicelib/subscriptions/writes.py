@@ -1,4 +1,5 @@
-"""How a subscription is stored: its document, its customer listing, and its place in the renewal index."""
+"""How a subscription is stored: its document, its customer listing, and its place in the renewal index
+(and in the due index, where the invoice run's planner finds the days it has work on)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import zlib
 
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, Keys, document_item
+from chalicelib.store.due import INVOICE_RUN, due_entry
 from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
 
 RENEWAL_SHARDS = 16
@@ -29,9 +31,10 @@ def subscription_item(subscription: Subscription, version: int = 1) -> DocumentI
     day = subscription.final_invoice_on if ended else subscription.next_invoice_date
     shard = renewal_shard(subscription.id)
     gsi2 = (renewal_partition(day.isoformat(), shard), subscription.id) if day else None
+    gsi3 = due_entry(INVOICE_RUN, day, shard, subscription.id) if day else None
     return document_item(
         "subscription",
-        Keys(base.pk, base.sk, gsi1=base.gsi1, gsi2=gsi2),
+        Keys(base.pk, base.sk, gsi1=base.gsi1, gsi2=gsi2, gsi3=gsi3),
         subscription,
         status=subscription.status,
         version=version,

@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib.container import Services
 from tests.integration.test_stops import credit_notes_of, order, pay
-from tests.support.catalog import SELLER, Http
+from tests.support.catalog import SELLER, Http, reminder_only_plan
 
 # Every example is about April: start the clock days before it, not in January.
 pytestmark = pytest.mark.clock_start("2027-03-28T08:00:00+00:00")
@@ -23,7 +23,8 @@ def http(api: Client, admin: dict[str, str]) -> Http:
 
 def catalog(http: Http, **plan: Any) -> dict[str, str]:
     """A 90.00 EUR and a 150.00 EUR monthly plan of one product, and an offer of the first."""
-    http.created("/v1/legal-entities", SELLER)
+    seller = http.created("/v1/legal-entities", SELLER)
+    http.created("/v1/dunning-plans", reminder_only_plan(seller["id"]))
     product = http.created("/v1/products", {"name": "Nordavisa", "kind": "digital", "vat_rate_code": "news"})
     plans = {}
     for name, price in (("basic", 9000), ("plus", 15000)):

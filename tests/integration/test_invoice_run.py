@@ -17,17 +17,21 @@ from chalicelib.customers.models import CustomerType
 from chalicelib.orders.models import CustomerDetails, OrderRequest
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem
-from chalicelib.subscriptions.writes import RENEWAL_SHARDS
+from chalicelib.store.due import INVOICE_RUN, due_partitions
+from chalicelib.subscriptions.writes import renewal_shard
 from infra.awscalls import InjectedCrash, fail_at_call, install
 from tests.support.aws import fresh_resources
-from tests.support.catalog import Catalog, Http, build_catalog
+from tests.support.catalog import Catalog, Http, build_catalog, reminder_only_plan
 
 RUN_MOMENT = datetime(2027, 1, 18, 1, 0, tzinfo=UTC)  # the daily run's schedule: 01:00 UTC
 
 
 @pytest.fixture
 def catalog(api: Client, admin: dict[str, str]) -> Iterator[Catalog]:
-    yield build_catalog(Http(api, admin))
+    http = Http(api, admin)
+    built = build_catalog(http)
+    http.created("/v1/dunning-plans", reminder_only_plan(built.seller["id"]))
+    yield built
 
 
 def place(services: Services, offer_id: str, n: int) -> str:
@@ -111,8 +115,9 @@ def test_a_crash_at_any_aws_call_then_a_rerun_leaves_one_invoice_per_period(
             place(services, catalog.invoice_offer["id"], n)
 
     def run_all_shards() -> None:
-        for shard in range(RENEWAL_SHARDS):
-            services.invoice_run.work(run_date, shard, run_date, RUN_MOMENT)
+        # What the planner queues: each (day, shard) of the due index with a renewal due by the run date
+        for day, shard in due_partitions(INVOICE_RUN, run_date):
+            services.invoice_run.work(day, shard, run_date, RUN_MOMENT)
 
     n = 1
     while True:
@@ -129,7 +134,7 @@ def test_a_crash_at_any_aws_call_then_a_rerun_leaves_one_invoice_per_period(
         if not fault.fired:
             break
         n += 1
-    assert n > 20  # every call of a run over 16 shards and 3 renewals was crashed at once
+    assert n > 10  # every call of a run over the due index's partitions and 3 renewals was crashed at once
 
 
 def test_two_workers_on_the_same_item_issue_once(services: Services, catalog: Catalog) -> None:
@@ -158,14 +163,26 @@ def test_two_workers_on_the_same_item_issue_once(services: Services, catalog: Ca
     assert len({(i.subscription_id, i.period.start) for i in invoices}) == 40  # type: ignore[union-attr]
 
 
-def test_the_planner_reads_no_subscriptions(services: Services) -> None:
+def test_the_planner_reads_one_query_and_queues_only_what_is_due(
+    services: Services, catalog: Catalog
+) -> None:
     from infra.awscalls import count_aws_requests
 
     install()
+    # A day with nothing due: one query of the due index, nothing queued
+    with count_aws_requests() as counter:
+        assert services.invoice_run.plan(date(2027, 1, 18)) == 0
+    assert counter.by_operation() == {"dynamodb.Query": 1}
+    # Two renewals due on the 18th: one work item per (day, shard) that holds one, from the same one query
+    first = place(services, catalog.invoice_offer["id"], 1)
+    second = place(services, catalog.invoice_offer["id"], 2)
     with count_aws_requests() as counter:
         queued = services.invoice_run.plan(date(2027, 1, 18))
-    assert queued == 16
-    assert counter.count(service="dynamodb") == 0
+    shards = {renewal_shard(first), renewal_shard(second)}
+    assert queued == len(shards)
+    assert counter.count(service="dynamodb") == 1
+    # Nothing is planned before its day
+    assert services.invoice_run.plan(date(2027, 1, 17)) == 0
 
 
 def test_the_renewal_index_holds_what_is_due(services: Services, catalog: Catalog) -> None:

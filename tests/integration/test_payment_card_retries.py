@@ -204,7 +204,9 @@ def test_a_crash_at_each_aws_call_then_a_rerun_charges_once(moto_endpoint: str, 
         if not fault.fired:
             break
         n += 1
-    assert n > 25  # every call of a real run was crashed at, the transition and the provider's answer too
+    # every call of a real run was crashed at (one query of the due index finds the day's requests), the
+    # transition and the provider's answer too
+    assert n > 20
 
 
 @pytest.mark.parametrize("mode", ["before", "after", "crash-after"])

@@ -18,7 +18,7 @@ from chalicelib.container import Services
 from chalicelib.ledger.models import IncomingMethod
 from chalicelib.ledger.service import IncomingPayment
 from chalicelib.money import Currency
-from tests.support.catalog import SELLER, Http, person
+from tests.support.catalog import SELLER, Http, person, reminder_only_plan
 
 
 @pytest.fixture
@@ -27,7 +27,8 @@ def http(api: Client, admin: dict[str, str]) -> Http:
 
 
 def euro_offer(http: Http, price: int, **plan: Any) -> str:
-    http.created("/v1/legal-entities", SELLER)
+    seller = http.created("/v1/legal-entities", SELLER)
+    http.created("/v1/dunning-plans", reminder_only_plan(seller["id"]))
     product = http.created("/v1/products", {"name": "Nordavisa", "kind": "digital", "vat_rate_code": "news"})
     created = http.created(
         "/v1/plans",

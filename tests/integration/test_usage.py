@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib.billing.kid import DEFAULT_KID_LAYOUT
 from chalicelib.billing.usage import UsageCounter
 from chalicelib.container import Services
 from chalicelib.store import keys
 from chalicelib.subscriptions.writes import renewal_shard
-from tests.support.catalog import SELLER, Http, person
+from tests.support.catalog import SELLER, Http, person, reminder_only_plan
 
 
 @pytest.fixture
@@ -35,7 +36,8 @@ def http(api: Client, admin: dict[str, str]) -> Http:
 
 
 def metered(http: Http) -> dict[str, Any]:
-    http.created("/v1/legal-entities", SELLER)
+    seller = http.created("/v1/legal-entities", SELLER)
+    http.created("/v1/dunning-plans", reminder_only_plan(seller["id"]))
     base = http.created("/v1/products", {"name": "API", "kind": "service", "vat_rate_code": "standard"})
     calls = http.created(
         "/v1/products",
@@ -194,7 +196,7 @@ def test_a_stop_at_period_end_puts_the_last_periods_usage_on_a_final_invoice_on_
     assert final["payment_method"] == "invoice"
     # Numbered next in the one series (January's invoice was 1), with its KID
     assert [i["number"] for i in documents_of(http, customer)] == [1, 2]
-    assert final["number"] == 2 and final["kid"][8:16] == f"{2:08d}"
+    assert final["number"] == 2 and DEFAULT_KID_LAYOUT.parse(final["kid"]).invoice_number == 2
     ledger = http.get(f"/v1/customers/{customer}/ledger")[1]
     assert ledger["balance"] == {"amount": 10000 + 60000, "currency": "NOK"}
     # The counter is marked, the subscription has left the index, and late or after-end reports are refused

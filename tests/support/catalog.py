@@ -8,6 +8,8 @@ from typing import Any
 
 from chalice.test import Client
 
+from tests.support.idempotency import NO_KEY, with_key, without_idempotency_keys
+
 SELLER = {
     "name": "Avishuset Nord AS",
     "organization_number": "974760673",
@@ -24,8 +26,14 @@ class Http:
     headers: dict[str, str]
 
     def post(self, path: str, body: Any, key: str | None = None) -> tuple[int, Any]:
-        headers = dict(self.headers) | ({"Idempotency-Key": key} if key else {})
-        response = self.client.http.post(path, headers=headers, body=json.dumps(body))
+        """POST with an Idempotency-Key: ``key`` (the same key replays), a fresh one when None, none
+        when ``NO_KEY``."""
+        if key == NO_KEY:
+            with without_idempotency_keys():
+                response = self.client.http.post(path, headers=dict(self.headers), body=json.dumps(body))
+        else:
+            headers = with_key(self.headers, key)
+            response = self.client.http.post(path, headers=headers, body=json.dumps(body))
         return response.status_code, response.json_body
 
     def patch(self, path: str, body: Any) -> tuple[int, Any]:
@@ -134,4 +142,24 @@ def organisation(org_number: str = "923609016", **extra: Any) -> dict[str, Any]:
         "email": "faktura@nordlys.example.no",
         "org_number": org_number,
         **extra,
+    }
+
+
+HOME_CURRENCY = {"NO": "NOK", "SE": "SEK", "DK": "DKK"}
+
+
+def reminder_only_plan(seller_id: str, country: str = "NO") -> dict[str, Any]:
+    """A seller's own dunning plan that only reminds, without a fee, and never hands over.
+
+    Every seller follows its country's standard plan (reminder fees as documents in the invoice series,
+    then collection) unless it stores its own. The billing tests and scenarios are about periods, amounts
+    and numbers, and their customers often leave invoices unpaid for months: they store this plan, so
+    that what they assert is billing alone. Dunning has its own tests and scenarios."""
+    return {
+        "legal_entity_id": seller_id,
+        "name": "Reminder only",
+        "country": country,
+        "currency": HOME_CURRENCY[country],
+        "steps": [{"key": "reminder", "kind": "reminder", "days": 14, "deadline_days": 14}],
+        "default": True,
     }

@@ -1,0 +1,91 @@
+"""The test clock's figures: what a day on which nothing falls due costs, and how long a simulated year takes,
+on an empty platform and with subscriptions.
+
+An advance is measured as the clock-advance function works it (``ClockService.advance``: every local day
+stepped, every scheduled moment run in process with the work it queues), against moto. The request count
+is AWS's billing unit: each DynamoDB, SQS, S3, SES or SNS API call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bench import BenchContext, Cell, Table, benchmark
+from bench.stack import CLOCK_START, Deployment, stack
+from chalicelib.orders.models import CustomerDetails, OrderRequest
+from infra.awscalls import count_aws_requests, install
+from infra.local.seed import seed_demo_catalog
+
+EMPTY_DAY_GOAL = 10
+YEAR_GOAL_SECONDS = 60.0
+# ABO_BENCH_CLOCK_SUBSCRIPTIONS overrides; 1,000 is the issue's figure (a few minutes on 2 busy cores).
+SUBSCRIPTIONS = int(os.environ.get("ABO_BENCH_CLOCK_SUBSCRIPTIONS", "1000"))
+
+
+def _started(context: BenchContext) -> Deployment:
+    """A fresh deployment whose every schedule has run once (the first minute of the clock)."""
+    deployment = stack(context).fresh()
+    deployment.services.clock_service.advance(CLOCK_START + timedelta(minutes=1))
+    return deployment
+
+
+def _place(deployment: Deployment, count: int) -> None:
+    """``count`` orders of the demo catalog's monthly offer, paid by invoice."""
+    services = deployment.services
+    seeded = seed_demo_catalog(services.catalog)
+    assert seeded is not None
+    for index in range(count):
+        services.orders.place(
+            OrderRequest(
+                offer_id=seeded.offer_ids["monthly"],
+                payment_method="invoice",
+                customer=CustomerDetails(type="person", name=f"K {index}", email=f"k{index}@example.no"),
+            )
+        )
+
+
+def _year(deployment: Deployment) -> float:
+    started = time.perf_counter()
+    deployment.services.clock_service.advance(CLOCK_START + timedelta(days=365))
+    return time.perf_counter() - started
+
+
+@benchmark("test-clock", order=15)
+def test_clock(context: BenchContext) -> Sequence[Table]:
+    """AWS requests of an empty day, and seconds per simulated year."""
+    install()
+    deployment = _started(context)
+    days = 3 if context.quick else 7
+    per_day: list[dict[str, int]] = []
+    for day in range(1, days + 1):
+        with count_aws_requests() as counter:
+            deployment.services.clock_service.advance(CLOCK_START + timedelta(days=day))
+        per_day.append(dict(counter.by_operation()))
+    totals = [sum(calls.values()) for calls in per_day]
+    typical = per_day[len(per_day) // 2]
+    rows: list[list[Cell]] = [
+        ["AWS requests, one empty day (median of days)", sorted(totals)[len(totals) // 2], EMPTY_DAY_GOAL]
+    ]
+    rows += [[f"  {name}", count, None] for name, count in sorted(typical.items())]
+
+    empty_year = _year(_started(context)) if not context.quick else None
+    rows.append(["seconds to advance a year, empty platform", empty_year, YEAR_GOAL_SECONDS])
+    size = 20 if context.quick else SUBSCRIPTIONS
+    loaded = _started(context)
+    _place(loaded, size)
+    rows.append([f"seconds to advance a year, {size} subscriptions", _year(loaded), None])
+    return [
+        Table(
+            title="Test clock: an empty day's AWS requests and a simulated year (moto, in process)",
+            columns=["figure", "value", "goal"],
+            rows=rows,
+            notes=[
+                "an empty day: the clock item written once per day crossed and once at the end; each daily",
+                "job reads the due index once (invoice run, dunning run, charges, card retries, new cards);",
+                "heartbeat, claims settings, card expiry's payments and expiring cards, polling's open lists",
+            ],
+        )
+    ]
