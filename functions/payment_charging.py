@@ -19,9 +19,12 @@ from chalicelib.observability import logger
 def run(moment: datetime) -> dict[str, Any]:
     """Charge what is due on the moment's business date, then the card retries due that day."""
     payments = get_services().payments
+    # One date for the platform: at 05:00 UTC it is this date in every zone from UTC-5 eastwards
+    # (docs/billing.md 1.1).
     day = local_date(moment)
-    summary = asdict(payments.charge_due(day))
-    summary["retries"] = asdict(payments.charge_retries(day))
+    charged, retried = payments.charge_all_due(day)
+    summary = asdict(charged)
+    summary["retries"] = asdict(retried)
     logger.info("payment charges created", extra=summary)
     return summary
 

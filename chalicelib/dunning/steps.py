@@ -39,7 +39,7 @@ from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, document_item
-from chalicelib.store.due import CARD_RETRY_RUN, due_entry
+from chalicelib.store.due import CHARGE_RUN, due_entry
 
 DEFAULT_LETTER_DEADLINE_DAYS = 14
 FEE_TEXTS = {
@@ -86,7 +86,8 @@ def retry_partition(day: date) -> str:
 def retry_request_keys(invoice_id: str, attempt: int, day: date | None = None) -> Keys:
     """Where a card retry request lives, listed by the day it is due (unlisted once handled)."""
     listed = (retry_partition(day), f"{invoice_id}#{attempt}") if day else None
-    due = due_entry(CARD_RETRY_RUN, day, 0, f"{invoice_id}#{attempt}") if day else None
+    # In the charging job's partition of the due index (shard 1: a retry; see payments.records).
+    due = due_entry(CHARGE_RUN, day, 1, f"{invoice_id}#{attempt}") if day else None
     return Keys(f"DUNNING#{invoice_id}", f"RETRY#{attempt:02d}", gsi1=listed, gsi3=due)
 
 

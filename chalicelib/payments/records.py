@@ -23,7 +23,7 @@ from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import Document, PaymentMethod
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, Keys, document_item, lookup_item
-from chalicelib.store.due import CHARGE_RUN, due_entry
+from chalicelib.store.due import CHARGE_RUN, POLL_RUN, due_entry
 
 # The methods whose agreements and charges live at a payment provider we drive.
 PROVIDER_OF: dict[PaymentMethod, str] = {PaymentMethod.VIPPS: "vipps", PaymentMethod.CARD: "stripe"}
@@ -144,6 +144,8 @@ class EventRecord(Document):
 
 # ---- keys -----------------------------------------------------------------------------------------------
 
+# Polling reconciles a charge from the day before it is due.
+POLL_HORIZON = timedelta(days=1)
 SETUPS_OPEN = "PAYSETUPS#OPEN"
 CHARGES_OPEN = "PAYCHARGES#OPEN"
 REFUNDS_OPEN = "PAYREFUNDS#OPEN"
@@ -185,32 +187,51 @@ def event_keys(event_id: str) -> Keys:
 # ---- items ----------------------------------------------------------------------------------------------
 
 
+# The kinds of entry in the due index's partitions of the payment jobs (its shard field).
+CHARGE_DUE, RETRY_DUE, RETRY_TO_RESUME = 0, 1, 2
+SETUP_TO_POLL, CHARGE_TO_POLL, REFUND_TO_POLL = 0, 1, 2
+
+
 def setup_item(setup: PaymentSetup, version: int = 1) -> DocumentItem:
-    """The set-up's item, listed while it is open."""
+    """The set-up's item, listed (and in the polling job's due entries) while it is open."""
     listed = setup.created_at if setup.state in OPEN_SETUP else None
-    return document_item(
+    item = document_item(
         "payment_setup", setup_keys(setup.agreement_id, listed), setup, status=setup.state, version=version
     )
+    if listed is not None:
+        item.gsi3pk, item.gsi3sk = due_entry(POLL_RUN, listed.date(), SETUP_TO_POLL, setup.agreement_id)
+    return item
 
 
 def charge_item(record: ChargeRecord, version: int = 1) -> DocumentItem:
-    """The charge record's item, listed while open."""
+    """The charge record's item, listed while open. In the due index: an open charge for polling from the
+    day before it is due; a card retry marked ``creating`` (its provider call may not have happened) for
+    the charging job, which finishes it."""
     listed = record.due_date if record.state in OPEN_CHARGE else None
-    return document_item(
+    item = document_item(
         "payment_charge", charge_keys(record.invoice_id, listed), record, status=record.state, version=version
     )
+    if record.state == ChargeState.OPEN:
+        day = record.due_date - POLL_HORIZON
+        item.gsi3pk, item.gsi3sk = due_entry(POLL_RUN, day, CHARGE_TO_POLL, record.invoice_id)
+    elif record.state == ChargeState.CREATING and record.attempt > 0:
+        item.gsi3pk, item.gsi3sk = due_entry(CHARGE_RUN, record.due_date, RETRY_TO_RESUME, record.invoice_id)
+    return item
 
 
 def refund_item(record: RefundRecord, version: int = 1) -> DocumentItem:
-    """The refund record's item, listed while open."""
+    """The refund record's item, listed (and in the polling job's due entries) while open."""
     listed = record.created_at if record.state == RefundState.OPEN else None
-    return document_item(
+    item = document_item(
         "payment_refund",
         refund_keys(record.credit_note_id, listed),
         record,
         status=record.state,
         version=version,
     )
+    if listed is not None:
+        item.gsi3pk, item.gsi3sk = due_entry(POLL_RUN, listed.date(), REFUND_TO_POLL, record.credit_note_id)
+    return item
 
 
 def reference_item(provider: str, reference: str, target: Keys) -> DocumentItem:
@@ -271,5 +292,5 @@ def charge_index_writes(invoice: Invoice) -> list[DocumentItem]:
         kind="payment_charge_index",
         sk=f"INVOICE#{invoice.id}",
     )
-    entry.gsi3pk, entry.gsi3sk = due_entry(CHARGE_RUN, charge_date(invoice), 0, invoice.id)
+    entry.gsi3pk, entry.gsi3sk = due_entry(CHARGE_RUN, charge_date(invoice), CHARGE_DUE, invoice.id)
     return [entry]

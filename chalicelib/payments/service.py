@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity, PaymentMethod, Plan
+from chalicelib.catalog.zones import SellerZones
 from chalicelib.clock import Clock, local_date
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.steps import CardRetryRequest, retry_request_keys
@@ -43,11 +45,14 @@ from chalicelib.payments.interface import (
     PeriodUnit,
 )
 from chalicelib.payments.records import (
-    CHARGES_OPEN,
+    CHARGE_DUE,
+    CHARGE_TO_POLL,
     OPEN_CHARGE,
     OPEN_SETUP,
-    REFUNDS_OPEN,
-    SETUPS_OPEN,
+    REFUND_TO_POLL,
+    RETRY_DUE,
+    RETRY_TO_RESUME,
+    SETUP_TO_POLL,
     ChargeRecord,
     ChargeState,
     PaymentSetup,
@@ -65,7 +70,7 @@ from chalicelib.payments.records import (
 )
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, document_item
-from chalicelib.store.due import CARD_RETRY_RUN, CHARGE_RUN, due_entries
+from chalicelib.store.due import CHARGE_RUN, POLL_RUN, DueEntry, due_entries
 from chalicelib.subscriptions.models import (
     AgreementStatus as OurAgreementStatus,
 )
@@ -147,6 +152,7 @@ class PaymentService:
         clock: Clock,
         adapters: Callable[[PaymentMethod], PaymentMethodAdapter],
         failed_charge: FailedChargeHandler,
+        zones: SellerZones | None = None,
     ) -> None:
         self._store = store
         self._ledger = ledger
@@ -154,6 +160,7 @@ class PaymentService:
         self._clock = clock
         self._adapters = adapters
         self._failed_charge = failed_charge
+        self._zones = zones or SellerZones(store)
 
     def adapter(self, method: PaymentMethod) -> PaymentMethodAdapter:
         """The provider's adapter of ``method``."""
@@ -543,7 +550,7 @@ class PaymentService:
             method=INCOMING[record.provider],
             amount=paid.amount,
             currency=paid.currency,
-            paid_on=local_date(now),
+            paid_on=self._zones.business_date(now, invoice.legal_entity_id) if invoice else local_date(now),
             kid=kid,
             kid_valid=kid is not None,
             text=f"{record.provider} charge {charge_ref}",
@@ -553,16 +560,26 @@ class PaymentService:
 
     # ---- the charging job ------------------------------------------------------------------------------
 
+    def charge_all_due(self, today: date) -> tuple[ChargingReport, RetryReport]:
+        """The charging job: one read of its due entries, then the first charges, then dunning's card
+        retries (an empty day costs that one query)."""
+        entries = list(due_entries(CHARGE_RUN, today))
+        return self._charge_entries(entries, today), self._retry_entries(entries, today)
+
     def charge_due(self, today: date | None = None) -> ChargingReport:
         """Create the provider charge of every indexed invoice whose charge date has come (a week back
         included), each exactly once; stops early while the provider is unavailable."""
         today = today or local_date(self._clock.now())
+        return self._charge_entries(list(due_entries(CHARGE_RUN, today)), today)
+
+    def _charge_entries(self, entries: Sequence[DueEntry], today: date) -> ChargingReport:
         report = ChargingReport()
         since = today - timedelta(days=CHARGE_LOOKBACK_DAYS)
-        for due in due_entries(CHARGE_RUN, today, since):
-            entry = DocumentItem(due.pk, due.sk)
+        for due in entries:
+            if due.shard != CHARGE_DUE or due.day < since:
+                continue
             try:
-                self._charge_one(entry, due.ident, report)
+                self._charge_one(DocumentItem(due.pk, due.sk), due.ident, report)
             except ProviderUnavailableError as error:
                 report.interrupted = str(error)
                 logger.warning("payment provider unavailable; charging stops for now")
@@ -708,57 +725,52 @@ class PaymentService:
         key. A request whose invoice is paid, credited or void, or whose agreement ended (the customer is
         told), is taken off without a charge."""
         today = today or local_date(self._clock.now())
+        return self._retry_entries(list(due_entries(CHARGE_RUN, today)), today)
+
+    def _retry_entries(self, entries: Sequence[DueEntry], today: date) -> RetryReport:
         report = RetryReport()
+        since = today - timedelta(days=CHARGE_LOOKBACK_DAYS)
         try:
-            self._resume_retries(today, report)
-            since = today - timedelta(days=CHARGE_LOOKBACK_DAYS)
-            for due in due_entries(CARD_RETRY_RUN, today, since):
-                self._retry_one(DocumentItem(due.pk, due.sk), report)
+            for due in entries:
+                if due.shard == RETRY_TO_RESUME:
+                    self._resume_retry(due.ident, report)
+            for due in entries:
+                if due.shard == RETRY_DUE and due.day >= since:
+                    self._retry_one(DocumentItem(due.pk, due.sk), report)
         except ProviderUnavailableError as error:
             report.interrupted = str(error)
             logger.warning("payment provider unavailable; card retries stop for now")
         return report
 
-    def _resume_retries(self, today: date, report: RetryReport) -> None:
-        """Finish the retries an earlier run marked (``creating``) but may not have sent: the same
-        idempotency key makes a charge the provider already has the same charge."""
-        from chalicelib.store.documents import DocumentItem as Item
-
-        horizon = f"{today.isoformat()}~"
-        for listed in Item.gsi1.query(
-            CHARGES_OPEN, Item.gsi1sk <= horizon, filter_condition=Item.status == ChargeState.CREATING.value
-        ):
-            if listed.doc is None:
-                continue
-            listed_record = listed.document(ChargeRecord)
-            if listed_record.attempt == 0 or listed_record.method != PaymentMethod.CARD:
-                continue  # a first charge is finished by charge_due from its index entry
-            found = self.charge(listed_record.invoice_id)
-            if found is None or found[0].state != ChargeState.CREATING:
-                continue
-            record, version = found
-            invoice = self._invoice(record.invoice_id)
-            if not _open(invoice):
-                # Paid another way meanwhile: charging now could take the money twice.
-                logger.warning(
-                    "card retry not resumed: the invoice is no longer open",
-                    extra={"invoice_id": record.invoice_id, "attempt": record.attempt},
-                )
-                dropped = record.model_copy(
-                    update={
-                        "state": ChargeState.CANCELLED,
-                        "provider_status": "not_resumed",
-                        "updated_at": self._clock.now(),
-                    }
-                )
-                with contextlib.suppress(WriteConflictError):
-                    self._store.write([], [(charge_item(dropped, version), version)])
-                continue
-            assert invoice is not None
-            self._provider_charge(
-                record.method, record.agreement_ref, self._retry_charge(record, invoice), None
+    def _resume_retry(self, invoice_id: str, report: RetryReport) -> None:
+        """Finish a retry an earlier run marked (``creating``) but may not have sent: the same idempotency
+        key makes a charge the provider already has the same charge."""
+        found = self.charge(invoice_id)
+        if found is None or found[0].state != ChargeState.CREATING:
+            return
+        record, version = found
+        if record.attempt == 0 or record.method != PaymentMethod.CARD:
+            return  # a first charge is finished by charge_due from its index entry
+        invoice = self._invoice(record.invoice_id)
+        if not _open(invoice):
+            # Paid another way meanwhile: charging now could take the money twice.
+            logger.warning(
+                "card retry not resumed: the invoice is no longer open",
+                extra={"invoice_id": record.invoice_id, "attempt": record.attempt},
             )
-            report.resumed.append(record.invoice_id)
+            dropped = record.model_copy(
+                update={
+                    "state": ChargeState.CANCELLED,
+                    "provider_status": "not_resumed",
+                    "updated_at": self._clock.now(),
+                }
+            )
+            with contextlib.suppress(WriteConflictError):
+                self._store.write([], [(charge_item(dropped, version), version)])
+            return
+        assert invoice is not None
+        self._provider_charge(record.method, record.agreement_ref, self._retry_charge(record, invoice), None)
+        report.resumed.append(record.invoice_id)
 
     def _retry_one(self, entry: DocumentItem, report: RetryReport) -> None:
         for _ in range(ATTEMPTS):
@@ -1046,7 +1058,8 @@ class PaymentService:
                     extra={"credit_note_id": record.credit_note_id},
                 )
             else:
-                writes = posting_writes(stored, posting, {}, local_date(now), now)
+                booked_on = self._zones.business_date(now, stored.account.legal_entity_id)
+                writes = posting_writes(stored, posting, {}, booked_on, now)
                 creates, updates = writes.creates, writes.updates
                 replaces += writes.replaces
             try:
@@ -1064,43 +1077,48 @@ class PaymentService:
         tomorrow and open refunds, making at most ``budget`` provider round trips; a provider that is
         rate-limiting or down ends the run early."""
         report = PollReport()
-        from chalicelib.store.documents import DocumentItem as Item
-
         today = local_date(self._clock.now())
+        # One query of the due index (set-ups and refunds from the day they opened, charges from the day
+        # before they are due), oldest first; then the records themselves, a BatchGetItem per hundred.
+        entries = list(islice(due_entries(POLL_RUN, today), budget))
+        if not entries:
+            return report
+        found = self._store.batch_get((entry.pk, entry.sk) for entry in entries)
         try:
-            for listed in Item.gsi1.query(SETUPS_OPEN, limit=budget):
+            for entry in entries:
                 if report.provider_calls >= budget:
                     return report
-                setup = listed.document(PaymentSetup)
-                report.provider_calls += 1
-                if setup.state == SetupState.NEW:
-                    with contextlib.suppress(ProviderRejectedError, ValidationFailedError):
-                        self.set_up(setup.order_id)
-                else:
-                    self.reconcile_setup(setup.agreement_id)
-                report.setups += 1
-            horizon = f"{(today + timedelta(days=1)).isoformat()}~"
-            for listed in Item.gsi1.query(
-                CHARGES_OPEN, Item.gsi1sk <= horizon, limit=max(budget - report.provider_calls, 1)
-            ):
-                if report.provider_calls >= budget:
-                    return report
-                record = listed.document(ChargeRecord)
-                if record.state != ChargeState.OPEN:
-                    continue
-                report.provider_calls += 1
-                self.reconcile_charge(record.invoice_id)
-                report.charges += 1
-            for listed in Item.gsi1.query(REFUNDS_OPEN, limit=max(budget - report.provider_calls, 1)):
-                if report.provider_calls >= budget:
-                    return report
-                report.provider_calls += 1
-                self._pay_back(listed.document(RefundRecord))
-                report.refunds += 1
+                item = found.get((entry.pk, entry.sk))
+                if item is None or item.doc is None:
+                    continue  # no longer open: the index is eventually consistent
+                self._poll_one(entry.shard, item, report)
         except ProviderUnavailableError as error:
             report.interrupted = str(error)
             logger.warning("payment provider unavailable; polling stops for now")
         return report
+
+    def _poll_one(self, kind: int, item: DocumentItem, report: PollReport) -> None:
+        """Reconcile one open set-up, charge or refund (one provider round trip)."""
+        if kind == SETUP_TO_POLL:
+            setup = item.document(PaymentSetup)
+            report.provider_calls += 1
+            if setup.state == SetupState.NEW:
+                with contextlib.suppress(ProviderRejectedError, ValidationFailedError):
+                    self.set_up(setup.order_id)
+            else:
+                self.reconcile_setup(setup.agreement_id)
+            report.setups += 1
+        elif kind == CHARGE_TO_POLL:
+            record = item.document(ChargeRecord)
+            if record.state != ChargeState.OPEN:
+                return
+            report.provider_calls += 1
+            self.reconcile_charge(record.invoice_id)
+            report.charges += 1
+        elif kind == REFUND_TO_POLL:
+            report.provider_calls += 1
+            self._pay_back(item.document(RefundRecord))
+            report.refunds += 1
 
     # ---- webhook events --------------------------------------------------------------------------------
 

@@ -20,11 +20,11 @@ from chalicelib.store.documents import DocumentItem, decode_cursor, encode_curso
 
 INVOICE_RUN = "invoice"
 DUNNING_RUN = "dunning"
-CHARGE_RUN = "charge"
-CARD_RETRY_RUN = "card-retry"
+CHARGE_RUN = "charge"  # first charges, card retries and retries to resume (the entry's shard says which)
+POLL_RUN = "poll"  # open set-ups, charges and refunds to reconcile
 NEW_CARD_RUN = "card-new"
 # The runs /health watches for work left undone.
-WATCHED_RUNS = (INVOICE_RUN, DUNNING_RUN, CHARGE_RUN, CARD_RETRY_RUN)
+WATCHED_RUNS = (INVOICE_RUN, DUNNING_RUN, CHARGE_RUN)
 _PAGE = 1000
 
 

@@ -121,7 +121,7 @@ class ClockService:
         the work; the clock-advance function runs it. Without a queue the work runs here and now."""
         state = self._begin(target, frozen)
         if self._queue is None:
-            done = self.work_advance()
+            done = self.work_advance(begun=state)
             return ClockReading(now=done.now, frozen=done.frozen)
         self._queue.enqueue(target)
         return ClockReading(
@@ -130,14 +130,14 @@ class ClockService:
 
     def advance(self, target: datetime, frozen: bool | None = None) -> AdvanceResult:
         """Move to ``target`` and run every scheduled moment passed, here and now (tests, benches)."""
-        self._begin(target, frozen)
-        return self.work_advance()
+        return self.work_advance(begun=self._begin(target, frozen))
 
-    def work_advance(self, deadline: float | None = None) -> AdvanceResult:
+    def work_advance(self, deadline: float | None = None, begun: ClockState | None = None) -> AdvanceResult:
         """Run the advance under way, day by day; stop early (incomplete) once ``deadline``, a
-        ``time.monotonic()`` value, has passed, with everything done so far stored."""
+        ``time.monotonic()`` value, has passed, with everything done so far stored. ``begun``: the state
+        this process has just stored (saves reading it again)."""
         with self._lock:
-            state = self._clock.state()
+            state = begun or self._clock.state()
             if state.advancing_to is None:
                 return AdvanceResult(now=state.now_at(self._clock.wall()), frozen=state.frozen)
             target = state.advancing_to

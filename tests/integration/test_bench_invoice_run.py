@@ -35,4 +35,6 @@ def test_the_workers_renew_every_generated_subscription_and_the_planner_reads_on
     assert "  dynamodb.Scan" not in figures
     assert planner.column("subscriptions") == [12, 60, QUICK_TABLE_SUBSCRIPTIONS]
     assert set(planner.column("DynamoDB requests")) == {1}  # the due index, up to the run date
-    assert set(planner.column("SQS requests")) == {2}  # 16 work items (every shard has one due), 10 a batch
+    # a work item per shard holding a renewal due (at most 16), ten a batch: one or two batches
+    assert set(planner.column("SQS requests")) <= {1, 2}
+    assert planner.column("SQS requests")[-1] == 2  # at the largest size every shard has one due
