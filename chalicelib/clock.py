@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from chalicelib.errors import ClockMovesBackwardsError
 
@@ -156,6 +157,17 @@ class StoredClock:
         if pinned is not None:
             return pinned
         return self.state().now_at(self.wall())
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the zone database on every call: read it once.
+    return frozenset(available_timezones())
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this platform knows (``Europe/Oslo``, ``America/Nuuk``)."""
+    return name in _known_zones()
 
 
 def local_date(instant: datetime, zone: ZoneInfo = DEFAULT_TIME_ZONE) -> date:

@@ -344,8 +344,9 @@ class Services:
         """After a payment's commit (or its replay): tell the customers whose invoices it paid."""
         from chalicelib.notifications.queue import payment_received
 
-        paid_on = local_date(self.clock.now()).isoformat()
-        self.notification_queue.enqueue(payment_received(i).with_refs(paid_on=paid_on) for i in invoice_ids)
+        # The instant, not a date: the dispatcher dates it on the invoice's seller's calendar.
+        paid_at = self.clock.now().isoformat()
+        self.notification_queue.enqueue(payment_received(i).with_refs(paid_at=paid_at) for i in invoice_ids)
 
     @cached_property
     def ocr_imports(self) -> OcrImports:

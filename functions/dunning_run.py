@@ -18,6 +18,7 @@ from chalicelib.observability import logger
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     """Queue the run's work items for the business date of the scheduled moment."""
+    # The platform's (Oslo's) date; the worker moves it to each seller's own date (docs/billing.md 1.1).
     run_date = local_date(datetime.fromisoformat(event.time))
     queued = dunning_services(get_services()).run.plan(run_date)
     logger.info("dunning run planned", extra={"run_date": run_date.isoformat(), "work_items": queued})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import available_timezones
 
 from pydantic import Field, StrictInt, field_validator
 
@@ -25,6 +24,7 @@ from chalicelib.catalog.models import (
     Proration,
 )
 from chalicelib.catalog.vat import VatCode
+from chalicelib.clock import is_time_zone
 from chalicelib.errors import FieldError, ValidationFailedError
 from chalicelib.money import Currency, Money
 
@@ -84,7 +84,7 @@ class LegalEntityCreate(RequestModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
+        if not is_time_zone(value):
             raise ValueError("not an IANA time zone")
         return value
 

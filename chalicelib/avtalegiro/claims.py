@@ -205,6 +205,7 @@ class _DailyFiles:
     def run(self, now: datetime | None = None) -> SubmissionResult:
         """Build (or finish) the day's file."""
         now = now or self._clock.now()
+        # The file's day on Nets' calendar (Oslo), whatever the sellers' zones.
         day = local_date(now)
         config = self.config()
         stored = self._store.get(*_pair(submission_key(day, self.kind)))

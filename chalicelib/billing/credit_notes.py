@@ -19,7 +19,7 @@ from chalicelib.billing.kid import customer_number_in
 from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
 from chalicelib.catalog.models import Document, LegalEntity
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import Clock
 from chalicelib.errors import (
     ConflictError,
     FieldError,
@@ -179,7 +179,9 @@ class CreditNotes:
         )
         if entity is None:
             raise NotFoundError(f"legal entity {invoice.legal_entity_id} is gone")
-        credit_note = build_credit_note(invoice, lines, credit_note_id or new_id("crn"), local_date(now), now)
+        credit_note = build_credit_note(
+            invoice, lines, credit_note_id or new_id("crn"), entity.business_date(now), now
+        )
         # A credit note's KID carries the credited invoice's customer number (it is never paid to).
         customer_number = customer_number_in(invoice.kid) or 0
         issued = issuing_writes(invoice_series(entity), [ToIssue(credit_note, customer_number)], self._ledger)

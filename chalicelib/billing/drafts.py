@@ -17,7 +17,7 @@ from chalicelib.catalog.models import Plan, Product
 from chalicelib.catalog.plans import MissingPlanError, load_plan_chain, load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import Clock
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
 from chalicelib.errors import NotFoundError
@@ -128,7 +128,7 @@ class DraftService:
         updated = subscription.model_copy(
             update={
                 "next_invoice_id": draft.id,
-                "next_invoice_date": renewal_index_date(draft, local_date(now)),
+                "next_invoice_date": renewal_index_date(draft, entity.business_date(now)),
             }
         )
         draft_item = document_item_for(draft)

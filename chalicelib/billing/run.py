@@ -41,6 +41,7 @@ from chalicelib.billing.usage import (
 from chalicelib.catalog.models import LegalEntity, Plan, Product
 from chalicelib.catalog.plans import load_plan_chain, load_products
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
+from chalicelib.catalog.zones import seller_run_date
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
 from chalicelib.dunning.index import issued_partition
@@ -253,6 +254,8 @@ class InvoiceRun:
     ) -> tuple[Renewal, list[tuple[Fee, int]]] | _Close | None:
         subscription = candidate.subscription
         seller, plans, products = self._context(cache, subscription)
+        # The run's date on the seller's own calendar: a seller west of Oslo is still on the day before.
+        run_date = seller_run_date(run_date, seller.entity, now)
         if final_invoice_due(subscription, run_date):
             return self._final(candidate, seller, plans, products, run_date, now)
         due = due_for_renewal(seller, subscription, plans, run_date)

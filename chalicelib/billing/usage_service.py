@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.billing.drafts import DraftService
 from chalicelib.billing.usage import UsageCounter, UsageEvent, usage_counter_item
-from chalicelib.clock import local_date
+from chalicelib.catalog.zones import SellerZones
 from chalicelib.errors import (
     ConflictError,
     FieldError,
@@ -56,9 +56,10 @@ class RecordedUsage:
 class UsageService:
     """Records usage reports against subscriptions."""
 
-    def __init__(self, store: DocumentStore, drafts: DraftService) -> None:
+    def __init__(self, store: DocumentStore, drafts: DraftService, zones: SellerZones | None = None) -> None:
         self._store = store
         self._drafts = drafts
+        self._zones = zones or SellerZones(store)
 
     def record(
         self, key: str, subscription_id: str, metric: str, quantity: int, at: datetime
@@ -89,7 +90,7 @@ class UsageService:
         if subscription_item is None:
             raise NotFoundError(f"no subscription {subscription_id}")
         subscription = subscription_item.document(Subscription)
-        day = local_date(at)
+        day = self._zones.business_date(at, subscription.legal_entity_id)
         billed_until = subscription.usage_billed_until
         if billed_until is not None and day < billed_until:
             raise ConflictError(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.billing.periods import Alignment, PeriodUnit
 from chalicelib.catalog.vat import VatCode
+from chalicelib.clock import is_time_zone, local_date
 from chalicelib.money import Currency, Money
 
 LANGUAGES = ("en", "nb", "sv", "da")
@@ -115,6 +117,22 @@ class LegalEntity(Document):
     invoice_number_start: int = 1
     customer_number_start: int = 10001
     created_at: datetime
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not is_time_zone(value):
+            raise ValueError("not an IANA time zone")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The seller's time zone: its business dates are dates there."""
+        return ZoneInfo(self.time_zone)
+
+    def business_date(self, instant: datetime) -> date:
+        """The seller's business date at ``instant``: the date on its own calendar."""
+        return local_date(instant, self.zone)
 
     def lead_days_for(self, method: PaymentMethod) -> int:
         """Days before a period's start that its invoice is issued, for ``method``."""

@@ -23,7 +23,7 @@ from chalicelib.catalog.models import (
     UsageTier,
 )
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, UnknownVatRateError, VatCode, VatTable
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import DEFAULT_TIME_ZONE, Clock, is_time_zone
 from chalicelib.customers.identifiers import InvalidIdentifierError, normalise_organisation_number
 from chalicelib.errors import FieldError, NotFoundError, ValidationFailedError
 from chalicelib.ids import new_id
@@ -125,6 +125,8 @@ class CatalogService:
     def create_legal_entity(self, fields: dict[str, Any]) -> LegalEntity:
         """Register a seller; its organisation number is validated for its country."""
         country = str(fields.get("country", "NO"))
+        if not is_time_zone(str(fields.get("time_zone", DEFAULT_TIME_ZONE.key))):
+            raise _invalid("time_zone", "not an IANA time zone (e.g. Europe/Oslo)", "unknown_time_zone")
         try:
             fields["organization_number"] = normalise_organisation_number(
                 str(fields["organization_number"]), country
@@ -169,7 +171,7 @@ class CatalogService:
         """Add a product; its VAT code must resolve for the seller's country today."""
         entity_id = self._entity_id(fields.pop("legal_entity_id", None))
         entity = self.legal_entity(entity_id)
-        self._check_vat(entity.country, str(fields["vat_rate_code"]), local_date(self._now()))
+        self._check_vat(entity.country, str(fields["vat_rate_code"]), entity.business_date(self._now()))
         now = self._now()
         product = Product.model_validate(
             {**fields, "id": new_id("prd"), "legal_entity_id": entity_id, "created_at": now}
@@ -273,7 +275,7 @@ class CatalogService:
         if item is None:
             raise NotFoundError(f"no plan {plan_id}")
         plan = item.document(Plan)
-        today = local_date(self._now())
+        today = self.legal_entity(plan.legal_entity_id).business_date(self._now())
         if effective_date < today:
             raise _invalid("effective_date", "a price change cannot take effect in the past", "in_past")
         if any(change.effective_date == effective_date for change in plan.price_changes):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity
+from chalicelib.catalog.zones import seller_run_date
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.handoff import HandoffExporter, claim_record
 from chalicelib.dunning.index import CaseStatus, DunningCase, due_partition
@@ -213,6 +214,8 @@ class DunningRun:
             raise LookupError(f"the customer of invoice {invoice_id} is gone")
         customer = customer_item.document(Customer)
         entity = self._entity(cache, invoice.legal_entity_id)
+        # The run's date on the seller's own calendar: a seller west of Oslo is still on the day before.
+        run_date = seller_run_date(run_date, entity, now)
         stored = cache.plans.for_case(case, customer, entity.country)
         if stored is None:
             # No plan applies: look again tomorrow (the seller has to configure one; reported).

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import Clock
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.handoff import HandoffExporter
 from chalicelib.dunning.index import CaseStatus, DunningCase, new_case
@@ -238,7 +238,7 @@ class DunningService:
                 [FieldError("country", f"{entity.name} invoices in {entity.country}", "mismatch")],
             )
         now = self._clock.now()
-        validate_plan(plan, self._limits, local_date(now))
+        validate_plan(plan, self._limits, entity.business_date(now))
         stored = StoredPlan(plan=plan, legal_entity_id=legal_entity_id, default=default, created_at=now)
         item = document_item("dunning_plan", plan_keys(plan.id, legal_entity_id, now), stored)
         creates = [item]
@@ -260,7 +260,7 @@ class DunningService:
         entity = self._store.get_document(keys.legal_entity(legal_entity_id).pk, "ENTITY", LegalEntity)
         if entity is None or any(covers_everything(stored) for stored in own):
             return own
-        today = local_date(self._clock.now())
+        today = entity.business_date(self._clock.now())
         standard = standard_stored_plan(legal_entity_id, entity.country, today, self._limits)
         return [*own, standard] if standard is not None else own
 
@@ -287,9 +287,9 @@ class DunningService:
         """Send a reminder now (at most one a day per invoice; the same day again returns that one). With
         ``with_fee`` it charges the plan's reminder fee, if the law allows one today."""
         for attempt in range(ATTEMPTS):
-            day = local_date(self._clock.now())
-            key = f"dunning:{invoice_id}:manual-{day.isoformat()}"
             invoice, case, version, customer, entity = self._read(invoice_id)
+            day = entity.business_date(self._clock.now())
+            key = f"dunning:{invoice_id}:manual-{day.isoformat()}"
             if key in case.done:
                 if case.unsent:
                     return ReminderResult(self._deliver(case, version, invoice, entity, customer), False)
@@ -320,7 +320,7 @@ class DunningService:
         for attempt in range(ATTEMPTS):
             invoice, case, version, customer, entity = self._read(invoice_id)
             if case.failed_charge_on is None and case.status is CaseStatus.ACTIVE:
-                failed_on = local_date(at)
+                failed_on = entity.business_date(at)
                 case = case.model_copy(
                     update={
                         "failed_charge_on": failed_on,
@@ -329,7 +329,7 @@ class DunningService:
                     }
                 )
                 stored = PlanStore(self._store, self._limits).for_case(case, customer, entity.country)
-                today = local_date(self._clock.now())
+                today = entity.business_date(self._clock.now())
                 if stored is not None:
                     case = case.model_copy(update={"plan_id": stored.plan.id})
                     action = upcoming(stored.plan, case, invoice)
@@ -350,12 +350,12 @@ class DunningService:
         """Stop dunning while the customer disputes the claim; lifting the dispute puts the invoice back in
         the index from tomorrow (the plan continues where it stopped, its steps' spacing kept)."""
         for attempt in range(ATTEMPTS):
-            _, case, version, _, _ = self._read(invoice_id)
+            _, case, version, _, entity = self._read(invoice_id)
             if case.status is CaseStatus.HANDED_OVER or case.status is CaseStatus.CLOSED:
                 raise ConflictError(f"the dunning of invoice {invoice_id} is {case.status.value}")
             if disputed == (case.status is CaseStatus.DISPUTED):
                 return case
-            today = local_date(self._clock.now())
+            today = entity.business_date(self._clock.now())
             if disputed:
                 case = case.model_copy(update={"status": CaseStatus.DISPUTED, "dispute_reason": reason})
             else:

@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.clock import Clock, local_date
+from chalicelib.catalog.zones import SellerZones
+from chalicelib.clock import Clock
 from chalicelib.errors import (
     ConflictError,
     FieldError,
@@ -144,9 +145,16 @@ def backoff(attempt: int) -> None:
 class LedgerService:
     """Keeps every customer's ledger."""
 
-    def __init__(self, store: DocumentStore, clock: Clock, paid_hooks: Sequence[PaidHook] = ()) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        clock: Clock,
+        paid_hooks: Sequence[PaidHook] = (),
+        zones: SellerZones | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._zones = zones or SellerZones(store)
         self.paid_hooks: list[PaidHook] = list(paid_hooks)
         # Called after a payment's transaction commits with the ids of the invoices it marked paid, and
         # again when the same payment is recorded a second time (an import or webhook retried), so that
@@ -464,7 +472,8 @@ class LedgerService:
         posting = rules.then(onboarded, posting) if onboarded else posting
         book.prefetch_invoices(posting.invoices)
         items = {i: it for i in posting.invoices if (it := book.invoice_item(i)) is not None}
-        writes = posting_writes(account, posting, items, local_date(now), now)
+        booked_on = self._zones.business_date(now, account.account.legal_entity_id)
+        writes = posting_writes(account, posting, items, booked_on, now)
         self._hooks(writes, self._after(items, posting))
         assigned = item.model_copy(
             update={
@@ -561,7 +570,7 @@ class LedgerService:
                 amount=amount,
                 currency=currency,
                 reason=text,
-                paid_on=local_date(now),
+                paid_on=self._zones.business_date(now, legal_entity_id),
                 from_customer_id=customer_id,
                 created_at=now,
             )
@@ -569,7 +578,7 @@ class LedgerService:
                 posting = rules.move_to_suspense(stored.account, amount, suspense.id, text, now)
             except rules.LedgerRuleError as error:
                 raise _invalid("amount", str(error), "exceeds_credit") from None
-            writes = posting_writes(stored, posting, {}, local_date(now), now)
+            writes = posting_writes(stored, posting, {}, suspense.paid_on, now)
             try:
                 self._store.write([*writes.creates, _suspense_item(suspense)], writes.replaces)
             except WriteConflictError:
@@ -586,7 +595,8 @@ class LedgerService:
                 posting = rules.refund_credit(stored.account, amount, stable_id("ref", str(now)), now)
             except rules.LedgerRuleError as error:
                 raise _invalid("amount", str(error), "exceeds_credit") from None
-            writes = posting_writes(stored, posting, {}, local_date(now), now)
+            booked_on = self._zones.business_date(now, legal_entity_id)
+            writes = posting_writes(stored, posting, {}, booked_on, now)
             try:
                 self._store.write(writes.creates, writes.replaces)
             except WriteConflictError:

@@ -11,12 +11,12 @@ the subscriptions it put back on invoice still pays by invoice (a new mandate ar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.billing.models import Invoice
 from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod, Plan, Product
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import Clock
 from chalicelib.customers.models import Customer
 from chalicelib.money import Money
 from chalicelib.notifications.outbox import Attachment
@@ -62,6 +62,16 @@ def product_name(products: list[Product], language: str) -> str:
     lang = supported_language(language)
     names = [p.translations[lang].name if lang in p.translations else p.name for p in products]
     return " + ".join(names)
+
+
+def _paid_on(notice: Notice, entity: LegalEntity, now: datetime) -> date:
+    """The day a payment was registered, on the seller's calendar (a notice queued before payments carried
+    their instant names the day itself)."""
+    paid_on = notice.refs.get("paid_on")
+    if paid_on:
+        return date.fromisoformat(paid_on)
+    paid_at = notice.refs.get("paid_at")
+    return entity.business_date(datetime.fromisoformat(paid_at) if paid_at else now)
 
 
 class NotificationDispatcher:
@@ -167,8 +177,7 @@ class NotificationDispatcher:
         }
         attachments: list[Attachment] = []
         if notice.kind is MessageKind.PAYMENT_RECEIVED:
-            paid_on = notice.refs.get("paid_on")
-            context["paid_on"] = date.fromisoformat(paid_on) if paid_on else local_date(self._clock.now())
+            context["paid_on"] = _paid_on(notice, entity, self._clock.now())
             return customer, context, attachments
         context.update(due_date=invoice.due_date, kid=invoice.kid, account_number=entity.bank_account)
         by_email = channel_for(Recipient.of(customer, email_opt_out=customer.email_opt_out)) is Channel.EMAIL

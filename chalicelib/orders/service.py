@@ -25,7 +25,7 @@ from chalicelib.catalog.models import Address, LegalEntity, Offer, PaymentMethod
 from chalicelib.catalog.plans import MissingPlanError, load_plan_chain, load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE, VatTable
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import Clock
 from chalicelib.customers.blocks import OrderBlockService
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.identifiers import (
@@ -269,7 +269,7 @@ class OrderService:
         """Place an order; retried internally while concurrent orders take the same numbers."""
         now = self._clock.now()
         catalog = self._read_catalog(request)
-        today = local_date(now)
+        today = catalog.entity.business_date(now)
         start = self._check_offer(request, catalog, today)
         details = self._normalised_customer(request, catalog.entity.country)
         prepared = self._prepare(details, catalog)

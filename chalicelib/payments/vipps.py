@@ -458,6 +458,7 @@ class VippsAdapter:
         """Create the invoice's charge (``orderId`` from its id), due no earlier than tomorrow."""
         _nok(invoice.amount)
         order_id = order_id_for(invoice.invoice_id)
+        # Vipps' own calendar (Oslo), whatever the seller's zone.
         earliest = local_date(self._clock.now()) + timedelta(days=1)
         due = max(invoice.due, earliest)
         body = {

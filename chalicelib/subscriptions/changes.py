@@ -36,7 +36,7 @@ from chalicelib.catalog.models import LegalEntity, Plan, Product, Proration
 from chalicelib.catalog.plans import load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
-from chalicelib.clock import Clock, local_date
+from chalicelib.clock import Clock
 from chalicelib.errors import (
     ConflictError,
     FieldError,
@@ -187,9 +187,9 @@ class ChangeService:
             self._catalog.legal_entity(subscription.legal_entity_id),
         )
 
-    def today(self) -> date:
-        """The business date."""
-        return local_date(self._clock.now())
+    def today(self, loaded: Loaded) -> date:
+        """The business date on the subscription's seller's calendar."""
+        return loaded.entity.business_date(self._clock.now())
 
     def issued_from(self, loaded: Loaded, effective: date) -> list[IssuedInvoice]:
         """The issued invoices (and their credit notes) whose lines may cover days from ``effective``."""
@@ -348,7 +348,7 @@ class ChangeService:
             return
         entity = self._catalog.legal_entity(subscription.legal_entity_id)
         now = self._clock.now()
-        today = local_date(now)
+        today = entity.business_date(now)
         invoice = Invoice(
             id=planned.invoice_id,
             legal_entity_id=entity.id,
@@ -385,7 +385,7 @@ class ChangeService:
         subscription = loaded.subscription
         if subscription.status != SubscriptionStatus.ACTIVE:
             raise ConflictError(f"a subscription that is {subscription.status.value} cannot be changed")
-        today = self.today()
+        today = self.today(loaded)
         current = self._current(loaded, today)
         new_plan = loaded.plans.get(plan_id) if plan_id else None
         if plan_id and new_plan is None:
@@ -476,7 +476,7 @@ class ChangeService:
         invoiced, paid paused days are credited, and access stops for the pause."""
         loaded = self.load(subscription_id)
         subscription = loaded.subscription
-        today = self.today()
+        today = self.today(loaded)
         if subscription.status != SubscriptionStatus.ACTIVE:
             raise ConflictError(f"a subscription that is {subscription.status.value} cannot be paused")
         if subscription.pause is not None and (subscription.pause.start, subscription.pause.until) == (
@@ -519,7 +519,7 @@ class ChangeService:
         loaded = self.load(subscription_id)
         subscription = loaded.subscription
         pause = subscription.pause
-        today = self.today()
+        today = self.today(loaded)
         if pause is not None and pause.until == today + timedelta(days=1):
             self.notify_again(subscription, None)
             return subscription  # resumed today already (a retry)

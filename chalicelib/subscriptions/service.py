@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from chalicelib.billing.models import DatePeriod, Invoice
 from chalicelib.catalog.models import Plan
 from chalicelib.catalog.plans import MissingPlanError, load_plan_chain
-from chalicelib.clock import Clock, local_date
+from chalicelib.catalog.zones import SellerZones
+from chalicelib.clock import Clock
 from chalicelib.errors import NotFoundError
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
@@ -37,9 +38,10 @@ class SubscriptionWithDraft:
 class SubscriptionService:
     """Reads subscriptions and invoices."""
 
-    def __init__(self, store: DocumentStore, clock: Clock) -> None:
+    def __init__(self, store: DocumentStore, clock: Clock, zones: SellerZones | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._zones = zones or SellerZones(store)
 
     def subscription(self, subscription_id: str) -> SubscriptionWithDraft:
         """A subscription with its draft and its payment agreement's state (two reads), or 404."""
@@ -68,7 +70,8 @@ class SubscriptionService:
 
     def today(self, subscription: Subscription, plans: Mapping[str, Plan]) -> tuple[str, DatePeriod]:
         """The plan and billing period a subscription is in today (its first period before it starts)."""
-        today = max(local_date(self._clock.now()), subscription.start_date)
+        today = self._zones.business_date(self._clock.now(), subscription.legal_entity_id)
+        today = max(today, subscription.start_date)
         day = min(today, subscription.invoiced_period.end - timedelta(days=1))
         current = period_containing_day(subscription.phases, plans, day)
         if current is None:

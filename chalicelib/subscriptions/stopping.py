@@ -46,7 +46,7 @@ class StopService:
                 raise ConflictError("the subscription has ended")
             self._changes.notify_again(subscription, subscription_stopped(subscription.id))
             return subscription
-        today = self._changes.today()
+        today = self._changes.today(loaded)
         ends_on = self._end(subscription, loaded.plans, when, today)
         charged = self._check_binding(subscription, loaded.plans, ends_on)
         straddle = Straddle.PRORATE

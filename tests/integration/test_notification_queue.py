@@ -117,10 +117,11 @@ def test_a_payment_is_acknowledged_and_a_replayed_payment_derives_the_notice_aga
     )
     services.ledger.record_payment(payment)
     [notice] = queued(services)
-    assert (notice.kind, notice.key, notice.refs["paid_on"]) == (
+    # The instant it was registered: the dispatcher dates it on the seller's calendar.
+    assert (notice.kind, notice.key, notice.refs["paid_at"]) == (
         MessageKind.PAYMENT_RECEIVED,
         f"payment-received:{invoice.id}",
-        "2027-01-01",
+        services.clock.now().isoformat(),
     )
     # The process died before the enqueue: the import's retry records the same payment again.
     services.ledger.record_payment(payment)
