@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chalice.test import Client
 
@@ -123,3 +123,20 @@ def test_needs_the_admin_token(api: Client) -> None:
         response = api.http.get("/v1/test/clock", headers=headers)
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_each_empty_day_an_advance_crosses_costs_at_most_ten_aws_requests(services: Services) -> None:
+    """274 requests a day before the due index: every run fanned out its shards and every moment drained
+    every queue. Now each daily job reads its due entries once and a moment that queued nothing is settled
+    without asking SQS; the clock item is written once per day."""
+    from infra.awscalls import count_aws_requests, install
+
+    install()
+    start = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+    services.clock_service.advance(start + timedelta(minutes=1))  # every schedule has run once
+    with count_aws_requests() as one_day:
+        services.clock_service.advance(start + timedelta(days=1))
+    with count_aws_requests() as week:
+        services.clock_service.advance(start + timedelta(days=8))
+    assert (week.total - one_day.total) / 6 <= 10, (one_day.by_operation(), week.by_operation())
+    assert one_day.count(service="sqs") == 0

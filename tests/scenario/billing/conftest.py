@@ -40,11 +40,15 @@ class Catalog:
     seller: dict[str, Any] = field(default_factory=lambda: dict(SELLER))
     products: dict[str, str] = field(default_factory=dict)
 
+    # The billing scenarios store a reminder-only plan (see reminder_only_plan); the dunning scenarios
+    # keep the seller on its country's standard plan or store their own.
+    billing_only: bool = True
+
     def __post_init__(self) -> None:
         created = self.api.created("/v1/legal-entities", self.seller)
-        self.api.created(
-            "/v1/dunning-plans", reminder_only_plan(str(created["id"]), str(created.get("country", "NO")))
-        )
+        if self.billing_only:
+            country = str(created.get("country", "NO"))
+            self.api.created("/v1/dunning-plans", reminder_only_plan(str(created["id"]), country))
 
     def product(self, name: str, vat: str = "news") -> str:
         if name not in self.products:

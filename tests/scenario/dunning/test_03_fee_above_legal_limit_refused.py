@@ -10,7 +10,7 @@ from tests.scenario.dunning.conftest import NO_PLAN
 
 
 def test_a_fee_above_the_legal_limit_is_refused(stack: LocalStack, api: Api) -> None:
-    Catalog(api)
+    Catalog(api, billing_only=False)
     seller_id = api.get("/v1/legal-entities").json()["items"][0]["id"]
     steps = [dict(step) for step in NO_PLAN["steps"]]
     steps[0]["fee"] = {"amount": 5000}
