@@ -9,14 +9,26 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.billing.periods import Alignment, PeriodUnit
 from chalicelib.catalog.vat import VatCode
 from chalicelib.clock import is_time_zone, local_date
 from chalicelib.money import Currency, Money
+
+
+def known_time_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone the platform knows; else a ``ValueError`` (a 422 naming
+    the field at the edge)."""
+    if not is_time_zone(value):
+        raise ValueError("not an IANA time zone")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(known_time_zone)]
 
 LANGUAGES = ("en", "nb", "sv", "da")
 
@@ -86,7 +98,7 @@ class LegalEntity(Document):
     iban: str | None = None
     bic: str | None = None
     country: str = "NO"
-    time_zone: str = "Europe/Oslo"
+    time_zone: TimeZoneName = "Europe/Oslo"
     email: str | None = None
     # Days from issue to due date, per payment method; methods not listed use ``default_due_days``.
     due_days: dict[PaymentMethod, int] = Field(
@@ -117,13 +129,6 @@ class LegalEntity(Document):
     invoice_number_start: int = 1
     customer_number_start: int = 10001
     created_at: datetime
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if not is_time_zone(value):
-            raise ValueError("not an IANA time zone")
-        return value
 
     @property
     def zone(self) -> ZoneInfo:
