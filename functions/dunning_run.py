@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.clock import local_date
 from chalicelib.container import get_services
-from chalicelib.dunning.service import dunning_services
+from chalicelib.dunning.planning import plan_dunning_run
 from chalicelib.observability import logger
 
 
@@ -20,6 +20,7 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     """Queue the run's work items for the business date of the scheduled moment."""
     # The platform's (Oslo's) date; the worker moves it to each seller's own date (docs/billing.md 1.1).
     run_date = local_date(datetime.fromisoformat(event.time))
-    queued = dunning_services(get_services()).run.plan(run_date)
+    services = get_services()
+    queued = plan_dunning_run(services.sqs, services.settings.dunning_queue_url, run_date)
     logger.info("dunning run planned", extra={"run_date": run_date.isoformat(), "work_items": queued})
     return {"run_date": run_date.isoformat(), "work_items": queued}

@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.container import get_services
-from chalicelib.dunning.run import parse_work_item
 from chalicelib.dunning.service import dunning_services
+from chalicelib.jobs.work_items import parse_work_item
 from chalicelib.observability import logger
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -16,8 +16,7 @@ like a renewal without a next draft, or, with no usage left to invoice, only tak
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -45,6 +44,7 @@ from chalicelib.catalog.zones import seller_run_date
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
 from chalicelib.dunning.index import issued_partition
+from chalicelib.jobs.work_items import queue_work_items
 from chalicelib.ledger.service import LedgerService
 from chalicelib.notifications.queue import NotificationQueue, invoice_issued
 from chalicelib.store import keys
@@ -136,17 +136,7 @@ class InvoiceRun:
         Nothing is indexed for a day on or before the day it is written (see ``renewal_index_date``), so
         each day's partitions are complete when its run starts. A day whose run failed is caught up here:
         what it did not issue is still listed under its own day."""
-        items = [
-            {"day": day.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
-            for day, shard in due_partitions(INVOICE_RUN, run_date)
-        ]
-        for start in range(0, len(items), 10):
-            chunk = items[start : start + 10]
-            self._sqs.send_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "MessageBody": json.dumps(item)} for i, item in enumerate(chunk)],
-            )
-        return len(items)
+        return queue_work_items(self._sqs, self._queue_url, due_partitions(INVOICE_RUN, run_date), run_date)
 
     # ---- working ---------------------------------------------------------------------------------------
 
@@ -461,9 +451,3 @@ def _voided(draft_id: str, store: DocumentStore) -> DocumentItem:
     if draft is None:
         raise WriteConflictError(f"draft {draft_id} vanished", [])
     return document_item_for(draft.model_copy(update={"status": InvoiceStatus.VOID}))
-
-
-def parse_work_item(body: str) -> tuple[date, int, date]:
-    """(renewal date, shard, run date) from a queued work item."""
-    message: Mapping[str, Any] = json.loads(body)
-    return date.fromisoformat(message["day"]), int(message["shard"]), date.fromisoformat(message["run_date"])

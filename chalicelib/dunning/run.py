@@ -20,13 +20,12 @@ hand-off file is (re)written from every case handed over in it.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity
@@ -34,6 +33,7 @@ from chalicelib.catalog.zones import seller_run_date
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.handoff import HandoffExporter, claim_record
 from chalicelib.dunning.index import CaseStatus, DunningCase, due_partition
+from chalicelib.dunning.planning import plan_dunning_run
 from chalicelib.dunning.plans import DunningPlan, StepKind
 from chalicelib.dunning.schedule import RetryCharge, StepDue
 from chalicelib.dunning.service import PlanStore
@@ -42,7 +42,6 @@ from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError
-from chalicelib.store.due import DUNNING_RUN, due_partitions
 from chalicelib.subscriptions.models import StopWhen, Subscription
 
 if TYPE_CHECKING:
@@ -107,19 +106,8 @@ class DunningRun:
     # ---- planning --------------------------------------------------------------------------------------
 
     def plan(self, run_date: date) -> int:
-        """Queue one work item per (day, shard) of the overdue index with a step due on or before the run
-        date (the due index says which, in one query), so a missed day is caught up. Returns how many."""
-        items = [
-            {"day": day.isoformat(), "shard": shard, "run_date": run_date.isoformat()}
-            for day, shard in due_partitions(DUNNING_RUN, run_date)
-        ]
-        for start in range(0, len(items), 10):
-            chunk = items[start : start + 10]
-            self._sqs.send_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "MessageBody": json.dumps(item)} for i, item in enumerate(chunk)],
-            )
-        return len(items)
+        """Queue the run's work items for ``run_date`` (:func:`plan_dunning_run`); returns how many."""
+        return plan_dunning_run(self._sqs, self._queue_url, run_date)
 
     # ---- working ---------------------------------------------------------------------------------------
 
@@ -384,9 +372,3 @@ class DunningRun:
                 raise LookupError(f"legal entity {legal_entity_id} is gone")
             cache.entities[legal_entity_id] = found
         return cache.entities[legal_entity_id]
-
-
-def parse_work_item(body: str) -> tuple[date, int, date]:
-    """(index day, shard, run date) from a queued work item."""
-    message: Mapping[str, Any] = json.loads(body)
-    return date.fromisoformat(message["day"]), int(message["shard"]), date.fromisoformat(message["run_date"])
