@@ -3,25 +3,14 @@ reminder on demand."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from chalice.test import Client
 
 from chalicelib.container import Services
-from tests.support.catalog import Catalog, Http, build_catalog
-from tests.support.dunning import NO_PLAN, World, dunning_client, sent_mail, world
-
-
-@pytest.fixture
-def dunning_api(services: Services) -> Iterator[Client]:
-    yield from dunning_client()
-
-
-@pytest.fixture
-def catalog(api: Client, admin: dict[str, str]) -> Catalog:
-    return build_catalog(Http(api, admin))
+from tests.support.catalog import Catalog, Http
+from tests.support.dunning import NO_PLAN, World, sent_mail, world
 
 
 def test_a_fee_above_the_legal_limit_is_refused(

@@ -4,10 +4,8 @@ per fee (numbered without gaps), one letter per step, one hand-off file with the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import date
 
-import pytest
 from chalice.test import Client
 
 from chalicelib.container import Services
@@ -15,14 +13,9 @@ from chalicelib.dunning.index import CaseStatus
 from infra.awscalls import InjectedCrash, fail_at_call, install
 from tests.support.aws import fresh_resources
 from tests.support.catalog import Http, build_catalog
-from tests.support.dunning import World, dunning_client, sent_mail, world
+from tests.support.dunning import World, sent_mail, world
 
 DAYS = (date(2027, 1, 15), date(2027, 1, 29), date(2027, 2, 12), date(2027, 2, 26))
-
-
-@pytest.fixture
-def dunning_api(services: Services) -> Iterator[Client]:
-    yield from dunning_client()
 
 
 def test_a_crash_at_any_aws_call_then_a_rerun_takes_each_step_once(

@@ -3,7 +3,6 @@ documents with their own KID, stopped by payment, card retries first, each step 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -20,18 +19,8 @@ from chalicelib.ledger.service import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.notifications.sender import SentNotification, marker_keys
 from chalicelib.store import keys
-from tests.support.catalog import Catalog, Http, build_catalog
-from tests.support.dunning import World, dunning_client, plain_text, sent_mail, world
-
-
-@pytest.fixture
-def dunning_api(services: Services) -> Iterator[Client]:
-    yield from dunning_client()
-
-
-@pytest.fixture
-def catalog(api: Client, admin: dict[str, str]) -> Catalog:
-    return build_catalog(Http(api, admin))
+from tests.support.catalog import Catalog, Http
+from tests.support.dunning import World, plain_text, sent_mail, world
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ with the legal fee, debt collection notice, hand-off) until the seller stores it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -15,20 +14,10 @@ from chalicelib.dunning.index import CaseStatus
 from chalicelib.dunning.service import dunning_services
 from chalicelib.money import Currency, Money
 from infra.local.seed import seed_demo_catalog
-from tests.support.catalog import Catalog, Http, build_catalog
-from tests.support.dunning import NO_PLAN, World, allow_mail, dunning_client, plain_text, sent_mail
+from tests.support.catalog import Catalog, Http
+from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail
 
 STANDARD_NO = "standard-NO-2026-01-01"  # Norway's limits row valid from 1 January 2026
-
-
-@pytest.fixture
-def dunning_api(services: Services) -> Iterator[Client]:
-    yield from dunning_client()
-
-
-@pytest.fixture
-def catalog(api: Client, admin: dict[str, str]) -> Catalog:
-    return build_catalog(Http(api, admin))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ a producer's retry derives a lost notice again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -19,18 +18,8 @@ from chalicelib.notifications.queue import Notice
 from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import SendStatus
 from chalicelib.subscriptions.models import StopWhen, SubscriptionStatus
-from tests.support.catalog import Catalog, Http, build_catalog
-from tests.support.dunning import NO_PLAN, World, allow_mail, dunning_client, plain_text, sent_mail, world
-
-
-@pytest.fixture
-def dunning_api(services: Services) -> Iterator[Client]:
-    yield from dunning_client()
-
-
-@pytest.fixture
-def catalog(api: Client, admin: dict[str, str]) -> Catalog:
-    return build_catalog(Http(api, admin))
+from tests.support.catalog import Catalog, Http
+from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, world
 
 
 @pytest.fixture
