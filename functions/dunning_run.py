@@ -1,4 +1,4 @@
-"""Scheduled daily: plan the dunning run for the business date (one work item per overdue-index shard)."""
+"""Scheduled daily: plan the dunning run for the business date from the due index."""
 
 from __future__ import annotations
 

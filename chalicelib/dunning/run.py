@@ -1,6 +1,7 @@
 """The daily dunning run: each overdue invoice gets the next step of its plan on the day it falls due.
 
-The planner reads nothing: it queues one work item per shard of the overdue index for the business date.
+The planner reads the due index up to the business date in one query and queues one work item per (day,
+shard) of the overdue index holding a step (:func:`chalicelib.dunning.planning.plan_dunning_run`).
 A worker reads its partition ``DUE#<day>#<shard>`` a page at a time (keys only), reads those cases and
 their invoices in one BatchGetItem and the customers of the open ones in another, and for each invoice:
 
