@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import Clock, StoredClock, SystemClock, local_date, wall_time
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chalicelib.documents.invoices import InvoiceDocuments
     from chalicelib.dunning.service import Dunning
     from chalicelib.files.inbound import InboundFiles
+    from chalicelib.flows.events import EventDispatcher
     from chalicelib.jobs.runner import QueueDrainer, ScheduleRunner
     from chalicelib.jobs.template import Wiring
     from chalicelib.ledger.imports import OcrImports
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from chalicelib.payments.stripe_card import StripeCardAdapter
     from chalicelib.payments.vipps import VippsAdapter
     from chalicelib.store.documents import DocumentStore
+    from chalicelib.store.events import EventLog
     from chalicelib.store.system import SystemStore
     from chalicelib.subscriptions.access import AccessService
     from chalicelib.subscriptions.changes import ChangeService
@@ -122,6 +124,20 @@ class Services:
         from chalicelib.notifications.queue import NotificationQueue
 
         return NotificationQueue(self.sqs, self.settings.notification_queue_url)
+
+    @cached_property
+    def event_dispatcher(self) -> EventDispatcher:
+        """The one dispatcher of recorded events to their consumers."""
+        from chalicelib.flows.events import EventDispatcher, notification_consumer
+
+        return EventDispatcher([notification_consumer(self.notification_queue)])
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        """The recorded events, for ``GET /v1/events``."""
+        from chalicelib.store.events import EventLog
+
+        return EventLog()
 
     @cached_property
     def notification_dispatcher(self) -> NotificationDispatcher:
@@ -219,9 +235,23 @@ class Services:
     @cached_property
     def drainer(self) -> QueueDrainer:
         """Runs queued work in process."""
-        from chalicelib.jobs.runner import QueueDrainer
+        from chalicelib.jobs.runner import QueueDrainer, StreamPump
+        from chalicelib.store.transaction import puts_committed
 
-        return QueueDrainer(self.sqs, self.wiring, self.settings.region)
+        drainer = QueueDrainer(self.sqs, self.wiring, self.settings.region)
+        for stream in self.wiring.streams:
+            failures = stream.on_failure_queue_name
+            drainer.pumps.append(
+                StreamPump(
+                    self._client("dynamodbstreams"),
+                    self.sqs,
+                    stream,
+                    self.settings.region,
+                    partial(puts_committed, stream.table_name),
+                    self.sqs.get_queue_url(QueueName=failures)["QueueUrl"] if failures else None,
+                )
+            )
+        return drainer
 
     def schedule_runner(self) -> ScheduleRunner:
         """Runs scheduled moments in process."""

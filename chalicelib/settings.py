@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     stage: Stage = "local"
     region: str = Field(default="eu-north-1", validation_alias="AWS_REGION")
     main_table: str = "abo-main"
+    # Every recorded event; its stream feeds functions/events.py.
+    events_table: str = "abo-events"
     idempotency_table: str = "abo-idempotency"
     documents_bucket: str = "abo-documents"
     stack_name: str = "abo"

@@ -108,23 +108,8 @@ def _request(body: OrderCreate) -> OrderRequest:
 def place_order(call: Call) -> OrderView:
     """Customer, subscription, payment agreement, first invoice and next draft, in one transaction."""
     order = call.services.orders.place(_request(call.body(OrderCreate)))
-    _notify(call, order)
     # After the order's transaction: the provider's agreement (Vipps, card). An outage keeps the order.
     return order_view(call.services.payments.set_up_after_order(order))
-
-
-def _notify(call: Call, order: Order) -> None:
-    """After the order's transaction: the confirmation and the first invoice, enqueued. A failed enqueue
-    must not fail a placed order (the client would place it again): it is logged."""
-    from chalicelib.notifications.queue import invoice_issued, order_confirmation
-    from chalicelib.observability import logger
-
-    try:
-        call.services.notification_queue.enqueue(
-            [order_confirmation(order.id), invoice_issued(order.invoice_id)]
-        )
-    except Exception:
-        logger.exception("order notifications not enqueued", extra={"order_id": order.id})
 
 
 @router.route("GET", "/v1/orders/{id}", summary="Read an order", response=OrderView, problems=(404,))

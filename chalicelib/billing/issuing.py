@@ -14,7 +14,9 @@ together with its own (subscription, draft, fees, usage counters, dunning case, 
 - the ledger's entry and open item (customer credit may pay an invoice at once: the document as the
   ledger leaves it is the one stored);
 - the index entries its collection needs (:class:`Collection`): AvtaleGiro claim, card or Vipps charge,
-  and the dunning case.
+  and the dunning case;
+- the events: ``invoice.issued`` for each document, ``invoice.credited`` for the invoice a credit note
+  credits (the ledger adds ``invoice.paid`` where customer credit pays an invoice at once).
 
 The seller's KID prefix lives on its invoice-number counter: the first claim of a series without one
 takes the next platform-wide prefix, and the counter's condition makes sure one prefix sticks. Prefixes
@@ -35,6 +37,7 @@ from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity
 from chalicelib.dunning.index import overdue_index_writes
+from chalicelib.events import Event, EventType, new_event
 from chalicelib.ledger.posting import Book, LedgerWrites
 from chalicelib.ledger.service import LedgerService
 from chalicelib.payments.records import charge_index_writes
@@ -104,6 +107,7 @@ class IssuedWrites:
     replaces: list[tuple[DocumentItem, int]] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     became_paid: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 def numbered(document: Invoice, series: InvoiceSeries, number: int, customer_number: int) -> Invoice:
@@ -155,7 +159,57 @@ def issuing_writes(
         else:
             writes.creates.append(item)
         writes.creates.extend(_side_records(stored, to.collection, issued_in))
+        writes.events.extend(issued_events(stored, to.collection))
     return writes
+
+
+def issued_events(document: Invoice, collection: Collection) -> list[Event]:
+    """``invoice.issued`` for an issued document, and ``invoice.credited`` for a credit note's invoice."""
+    occurred_at = document.issued_at or document.created_at
+    kind = (
+        "credit_note"
+        if document.kind == InvoiceKind.CREDIT_NOTE
+        else "fee"
+        if collection == Collection.WITH_DUNNED_INVOICE
+        else "invoice"
+    )
+    total = {"amount": document.totals.gross, "currency": document.currency.value}
+    events = [
+        new_event(
+            EventType.INVOICE_ISSUED,
+            document.legal_entity_id,
+            occurred_at,
+            document.id,
+            {
+                "invoice_id": document.id,
+                "number": document.number,
+                "document_kind": kind,
+                "customer_id": document.customer_id,
+                "subscription_id": document.subscription_id,
+                "total": total,
+                "issue_date": document.invoice_date,
+                "due_date": document.due_date if document.kind == InvoiceKind.INVOICE else None,
+                "kid": document.kid,
+                "payment_method": document.payment_method.value,
+            },
+        )
+    ]
+    if document.kind == InvoiceKind.CREDIT_NOTE and document.credited_invoice_id:
+        events.append(
+            new_event(
+                EventType.INVOICE_CREDITED,
+                document.legal_entity_id,
+                occurred_at,
+                document.id,
+                {
+                    "invoice_id": document.credited_invoice_id,
+                    "credit_note_id": document.id,
+                    "customer_id": document.customer_id,
+                    "amount": total,
+                },
+            )
+        )
+    return events
 
 
 def _with_ledger(

@@ -6,6 +6,7 @@ stack and the test-clock runner read it here instead of repeating it in code.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,20 @@ class QueueWiring:
 
 
 @dataclass(frozen=True)
+class StreamWiring:
+    """A function consuming a DynamoDB table's stream (the events dispatcher)."""
+
+    function: str
+    handler: str
+    table_logical_id: str
+    table_name: str
+    batch_size: int
+    event_names: frozenset[str]  # the FilterCriteria's eventName values (empty: every record)
+    maximum_retry_attempts: int
+    on_failure_queue_name: str | None  # Lambda's on-failure destination (an SQS queue)
+
+
+@dataclass(frozen=True)
 class BucketNotification:
     """Objects created under ``prefix`` in a bucket are announced on a queue."""
 
@@ -114,6 +129,7 @@ class Wiring:
     queues: tuple[QueueWiring, ...]
     notifications: tuple[BucketNotification, ...]
     functions: dict[str, str]  # logical id → handler
+    streams: tuple[StreamWiring, ...] = ()
 
 
 def _resources(template: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
@@ -130,8 +146,13 @@ def read_wiring(template: dict[str, Any], stack_name: str = STACK_NAME) -> Wirin
         logical_id: resolve_name(resource["Properties"]["QueueName"], stack_name)
         for logical_id, resource in _resources(template, "AWS::SQS::Queue")
     }
+    table_names = {
+        logical_id: resolve_name(resource["Properties"]["TableName"], stack_name)
+        for logical_id, resource in _resources(template, "AWS::DynamoDB::Table")
+    }
     schedules: list[ScheduleWiring] = []
     queues: list[QueueWiring] = []
+    streams: list[StreamWiring] = []
     functions: dict[str, str] = {}
     for logical_id, resource in _resources(template, "AWS::Serverless::Function"):
         properties = resource.get("Properties", {})
@@ -154,6 +175,10 @@ def read_wiring(template: dict[str, Any], stack_name: str = STACK_NAME) -> Wirin
                         int(event_properties.get("BatchSize", 10)),
                     )
                 )
+            elif event["Type"] == "DynamoDB":
+                streams.append(
+                    _stream_wiring(logical_id, handler, event_properties, table_names, queue_names)
+                )
     notifications: list[BucketNotification] = []
     for logical_id, resource in _resources(template, "AWS::S3::Bucket"):
         config = resource.get("Properties", {}).get("NotificationConfiguration", {})
@@ -161,4 +186,28 @@ def read_wiring(template: dict[str, Any], stack_name: str = STACK_NAME) -> Wirin
             rules = queue_config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
             prefix = next((str(rule["Value"]) for rule in rules if rule["Name"].lower() == "prefix"), "")
             notifications.append(BucketNotification(logical_id, prefix, logical_id_of(queue_config["Queue"])))
-    return Wiring(tuple(schedules), tuple(queues), tuple(notifications), functions)
+    return Wiring(tuple(schedules), tuple(queues), tuple(notifications), functions, tuple(streams))
+
+
+def _stream_wiring(
+    function: str,
+    handler: str,
+    properties: dict[str, Any],
+    table_names: dict[str, str],
+    queue_names: dict[str, str],
+) -> StreamWiring:
+    table_id = logical_id_of(properties["Stream"])
+    event_names: set[str] = set()
+    for rule in properties.get("FilterCriteria", {}).get("Filters", []):
+        event_names |= {str(name) for name in json.loads(rule["Pattern"]).get("eventName", [])}
+    destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    return StreamWiring(
+        function,
+        handler,
+        table_id,
+        table_names[table_id],
+        int(properties.get("BatchSize", 100)),
+        frozenset(event_names),
+        int(properties.get("MaximumRetryAttempts", -1)),
+        queue_names[logical_id_of(destination)] if destination else None,
+    )

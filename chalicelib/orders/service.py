@@ -38,6 +38,7 @@ from chalicelib.customers.identifiers import (
 from chalicelib.customers.models import Customer, CustomerType, Fee
 from chalicelib.customers.service import new_customer_writes
 from chalicelib.errors import FieldError, UnavailableError, ValidationFailedError
+from chalicelib.events import Event, EventType, new_event
 from chalicelib.ids import new_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.orders.models import Order, OrderPayment, OrderRequest, PaymentStatus
@@ -401,7 +402,8 @@ class OrderService:
         )
         creates.extend(_subscription_writes(subscription, catalog.plan.id, agreement, draft))
         replaces.extend(self._fees.invoiced_writes(fees_with_versions, invoice.id))
-        if catalog.offer.access == OfferAccess.ON_ORDER and method not in PROVIDER_METHODS:
+        access_now = catalog.offer.access == OfferAccess.ON_ORDER and method not in PROVIDER_METHODS
+        if access_now:
             grant_creates, grant_replaces = self._access.grant_writes(
                 customer.id, catalog.plan.product_ids, subscription.id, first.period.end
             )
@@ -433,8 +435,9 @@ class OrderService:
                 now=now,
             )
         )
+        events = [*order_events(order, subscription, catalog.plan.id, now, access_now), *issued.events]
         try:
-            self._store.write(creates, replaces, updates=updates)
+            self._store.write(creates, replaces, updates=updates, events=events)
         except WriteConflictError as error:
             if error.failed == [len(creates) + len(replaces)]:
                 raise _InvoiceNumberTakenError(error.detail, error.failed) from error
@@ -449,3 +452,56 @@ class OrderService:
         if found is None:
             raise NotFoundError(f"no order {order_id}")
         return found
+
+
+def order_events(
+    order: Order, subscription: Subscription, plan_id: str, now: datetime, access_granted: bool
+) -> list[Event]:
+    """``order.completed``, ``subscription.started`` and, when the order grants access at once,
+    ``access.granted`` (a card or Vipps order grants it when its first payment is confirmed)."""
+    entity = subscription.legal_entity_id
+    events = [
+        new_event(
+            EventType.ORDER_COMPLETED,
+            entity,
+            now,
+            order.id,
+            {
+                "order_id": order.id,
+                "customer_id": order.customer_id,
+                "subscription_ids": [subscription.id],
+                "invoice_ids": [order.invoice_id],
+            },
+        ),
+        new_event(
+            EventType.SUBSCRIPTION_STARTED,
+            entity,
+            now,
+            subscription.id,
+            {
+                "subscription_id": subscription.id,
+                "customer_id": subscription.customer_id,
+                "plan_id": plan_id,
+                "quantity": subscription.quantity,
+                "start": subscription.start_date,
+                "status": subscription.status.value,
+            },
+        ),
+    ]
+    if access_granted:
+        events.append(
+            new_event(
+                EventType.ACCESS_GRANTED,
+                entity,
+                now,
+                f"{subscription.id}:{subscription.start_date.isoformat()}",
+                {
+                    "subscription_id": subscription.id,
+                    "customer_id": subscription.customer_id,
+                    "product_ids": subscription.product_ids,
+                    "effective": subscription.start_date,
+                    "reason": "order",
+                },
+            )
+        )
+    return events

@@ -25,5 +25,8 @@ class MainItem(Model):
 
 def bind_tables(settings: Settings) -> None:
     """Point every model at the deployment's table; PynamoDB reconnects when the name changes."""
+    from chalicelib.store.events import bind_events_table
+
     MainItem.Meta.table_name = settings.main_table
     MainItem.Meta.region = settings.region
+    bind_events_table(settings)

@@ -19,7 +19,9 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from chalicelib.errors import ValidationFailedError
+from chalicelib.events import Event
 from chalicelib.store.base import MainItem
+from chalicelib.store.events import event_item
 from chalicelib.store.transaction import Transaction, WriteConflictError, forget_connections
 
 # WriteConflictError and forget_connections live in store.transaction; callers import them from here too.
@@ -274,12 +276,14 @@ class DocumentStore:
         updates: Sequence[tuple[Any, list[Any], Any]] = (),
         deletes: Sequence[DocumentItem] = (),
         *,
+        events: Sequence[Event] = (),
         token: str | None = None,
     ) -> None:
         """One transaction: create new items, replace items at an expected version, check conditions,
-        apply updates, delete items; all or nothing, committed by :class:`Transaction` (its
-        ClientRequestToken, ``token`` or one derived from the writes, and its retry policy). A failed
-        condition is a :class:`WriteConflictError` naming positions in this argument order."""
+        apply updates, delete items, and record the change's ``events``; all or nothing, committed by
+        :class:`Transaction` (its ClientRequestToken, ``token`` or one derived from the writes, and its
+        retry policy). A failed condition is a :class:`WriteConflictError` naming positions in this
+        argument order (the events come after the deletes)."""
         transaction = Transaction(token)
         for item in creates:
             transaction.create(item)
@@ -291,4 +295,6 @@ class DocumentStore:
             transaction.update(item, actions, condition)
         for item in deletes:
             transaction.delete(item)
+        for event in events:
+            transaction.create(event_item(event))
         transaction.commit()

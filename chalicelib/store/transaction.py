@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +38,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.models import Model
 
 from chalicelib.errors import ConflictError
 from chalicelib.store.base import MainItem
@@ -52,6 +54,23 @@ _THROTTLED = frozenset(
 )
 # The outcome is unknown (a send under the same token is still running, or DynamoDB failed midway).
 _OUTCOME_UNKNOWN = frozenset({"TransactionInProgressException", "InternalServerError"})
+
+_puts_committed: dict[str, int] = {}
+_puts_lock = threading.Lock()
+
+
+def puts_committed(table_name: str) -> int:
+    """How many items this process's committed transactions have put into ``table_name``: the local event
+    pump reads the events table's stream only when this moved (an empty simulated day reads nothing)."""
+    with _puts_lock:
+        return _puts_committed.get(table_name, 0)
+
+
+def _count_puts(items: Sequence[Model]) -> None:
+    with _puts_lock:
+        for item in items:
+            name = str(item.Meta.table_name)
+            _puts_committed[name] = _puts_committed.get(name, 0) + 1
 
 
 class WriteConflictError(ConflictError):
@@ -114,7 +133,7 @@ def token_for(content: Any, attempt: int = 0) -> str:
 class _Write:
     kind: str  # ConditionCheck, Delete, Put or Update: DynamoDB's names
     operation: dict[str, Any]
-    item: MainItem | None = None  # the item a Put stores, to recognise our own commit
+    item: Model | None = None  # the item a Put stores, to recognise our own commit
 
 
 class Transaction:
@@ -128,9 +147,10 @@ class Transaction:
     def __len__(self) -> int:
         return len(self._writes)
 
-    def create(self, item: MainItem) -> None:
-        """Put ``item``, which must not exist yet."""
-        condition = type(item).pk.does_not_exist()
+    def create(self, item: Model) -> None:
+        """Put ``item`` (of the main table, or an event of the events table), which must not exist yet."""
+        model: Any = type(item)  # every model of ours has the hash key ``pk``
+        condition = model.pk.does_not_exist()
         self._writes.append(_Write("Put", item.get_save_kwargs_from_instance(condition=condition), item))
 
     def replace(self, item: MainItem, expected_version: int) -> None:
@@ -179,6 +199,7 @@ class Transaction:
         for _ in self._policy.tries():
             try:
                 self._send(connection, self.token(token_attempt), sent)
+                _count_puts([w.item for w in self._writes if w.item is not None])
                 return
             except TransactWriteError as error:
                 last = error
@@ -191,6 +212,7 @@ class Transaction:
                     continue
                 if "ConditionalCheckFailed" in reasons:
                     if sent_before and self._is_stored():
+                        _count_puts([w.item for w in self._writes if w.item is not None])
                         return
                     failed = [i for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
                     raise WriteConflictError(
@@ -226,8 +248,9 @@ class Transaction:
         if not puts:
             return False
         for item in puts:
+            keys: Any = item  # every model of ours has ``pk`` and ``sk``
             try:
-                stored = type(item).get(item.pk, item.sk, consistent_read=True)
+                stored = type(item).get(keys.pk, keys.sk, consistent_read=True)
             except DoesNotExist:
                 return False
             if stored.serialize() != item.serialize():

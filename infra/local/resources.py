@@ -23,6 +23,7 @@ class LocalResources:
         """The ABO_* variables that point the platform at these resources."""
         return {
             "ABO_MAIN_TABLE": self.tables["MainTable"],
+            "ABO_EVENTS_TABLE": self.tables["EventsTable"],
             "ABO_IDEMPOTENCY_TABLE": self.tables["IdempotencyTable"],
             "ABO_DOCUMENTS_BUCKET": self.buckets["DocumentsBucket"],
             "ABO_DRAFT_REBUILD_QUEUE_URL": self.queues["DraftRebuildQueue"],
@@ -51,6 +52,8 @@ def _create_table(client: Any, name: str, properties: dict[str, Any]) -> None:
     }
     if properties.get("GlobalSecondaryIndexes"):
         request["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    if properties.get("StreamSpecification"):
+        request["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
     client.create_table(**request)
     ttl = properties.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):

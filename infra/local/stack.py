@@ -259,6 +259,10 @@ class LocalStack:
         services = Services(Settings())
         set_services(services)
         self._services = services
+        # Restoring put the saved events back, and the stream shows them as new: they were dispatched
+        # before the snapshot, so the dispatcher starts after them.
+        for pump in services.drainer.pumps:
+            pump.skip_to_latest()
         if self.vipps is not None:
             self._follow_platform_clock(services, self.vipps)
         # Health needs a beat; the first scheduled one may be a platform minute away.
@@ -388,6 +392,9 @@ class LocalStack:
             loop(
                 f"sqs-{consumer.function}", partial(services.drainer.poll_once, consumer, wait_seconds=1), 0.0
             )
+        # Lambda's DynamoDB stream mapping: the events table's stream to the dispatcher.
+        for pump in services.drainer.pumps:
+            loop(f"stream-{pump.wiring.function}", pump.pump_if_pending, 0.1)
         loop("scheduler", self._tick, self.settings.scheduler_interval_seconds)
 
         s3 = self._client("s3")

@@ -20,6 +20,7 @@ from chalicelib.notifications.sender import SendStatus
 from chalicelib.subscriptions.models import StopWhen, SubscriptionStatus
 from tests.support.catalog import Catalog, Http
 from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, world
+from tests.support.events import dispatch_events
 
 
 @pytest.fixture
@@ -36,7 +37,9 @@ def shop(
 
 
 def queued(services: Services) -> list[Notice]:
-    """Take every notice off the notification queue (nothing is sent)."""
+    """Dispatch the recorded events, then take every notice off the notification queue (nothing is
+    sent)."""
+    dispatch_events(services)
     notices: list[Notice] = []
     url = services.settings.notification_queue_url
     while True:
