@@ -12,12 +12,13 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
-from chalicelib.billing.periods import Alignment, PeriodUnit
 from chalicelib.catalog.vat import VatCode
 from chalicelib.clock import is_time_zone, local_date
 from chalicelib.money import Currency, Money
+from chalicelib.periods import Alignment, PeriodUnit
+from chalicelib.values import Address, Document, PaymentMethod
 
 
 def known_time_zone(value: str) -> str:
@@ -31,24 +32,6 @@ def known_time_zone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(known_time_zone)]
 
 LANGUAGES = ("en", "nb", "sv", "da")
-
-
-class Document(BaseModel):
-    """Base of stored documents: immutable values, validated on the way in and out."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class PaymentMethod(StrEnum):
-    """How a customer pays (API.md)."""
-
-    CARD = "card"
-    VIPPS = "vipps"
-    AVTALEGIRO = "avtalegiro"
-    EFAKTURA = "efaktura"
-    AUTOGIRO = "autogiro"
-    INVOICE = "invoice"
-    EHF = "ehf"
 
 
 class ProductKind(StrEnum):
@@ -73,16 +56,6 @@ class EarlyStop(StrEnum):
 
     REFUSE = "refuse"
     CHARGE = "charge"
-
-
-class Address(Document):
-    """A postal address."""
-
-    line1: str
-    line2: str | None = None
-    postal_code: str
-    city: str
-    country: str = "NO"
 
 
 class LegalEntity(Document):
