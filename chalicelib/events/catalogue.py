@@ -153,7 +153,7 @@ class InvoiceCredited(_Data):
 
 
 class InvoiceOverdue(_Data):
-    """The invoice is unpaid after its due date: dunning opened a case for it."""
+    """The invoice is unpaid after its due date: dunning took its first step for it (recorded once)."""
 
     invoice_id: str
     customer_id: str
@@ -193,12 +193,12 @@ class PaymentRefunded(_Data):
 
 
 class DunningStepTaken(_Data):
-    """A step of the seller's dunning plan was taken for an unpaid invoice."""
+    """A step of the seller's dunning plan was taken for an unpaid invoice (card retries are not steps)."""
 
     invoice_id: str
     customer_id: str
-    step: str
-    step_number: int
+    step: str = Field(description="The plan's step key (`reminder-1`, ...), or `manual-<day>`.")
+    step_number: int = Field(description="Steps taken on the invoice so far, manual ones counted.")
     fee: Amount | None
     fee_invoice_id: str | None
 
@@ -214,7 +214,8 @@ class AccessChanged(_Data):
 
 
 class CustomerUpdated(_Data):
-    """The customer's details changed; ``fields`` names which."""
+    """The customer's details changed; ``fields`` names which. Recorded once per seller the customer has
+    subscriptions with (an event belongs to one seller)."""
 
     customer_id: str
     fields: list[str]

@@ -1,7 +1,7 @@
 """Dispatching recorded events to their consumers, after the transaction that recorded them committed.
 
 The events table's stream brings each new event here once or more (Lambda's event-source mapping in
-AWS, :class:`chalicelib.jobs.runner.StreamPump` locally); every consumer is idempotent by the event's id or
+AWS, :class:`chalicelib.jobs.streams.StreamPump` locally); every consumer is idempotent by the event's id or
 a key derived from it, so a redelivery changes nothing. A consumer that raises fails the event, and the
 stream delivers it again to every consumer.
 

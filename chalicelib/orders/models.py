@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from chalicelib.catalog.models import Address, Document, PaymentMethod
 from chalicelib.customers.models import CustomerType
+from chalicelib.values import Address, Document, PaymentMethod
 
 
 class CustomerDetails(Document):

@@ -6,7 +6,7 @@ many invoices) to one day's events, and a page walks days forward from a cursor.
 :data:`RETENTION_DAYS` (DynamoDB's TTL on ``expires_at``); the daily exports keep them for longer.
 
 The table's stream (new images) carries each new event to the dispatcher (``functions/events.py``):
-through Lambda's DynamoDB event-source mapping in AWS, through :class:`chalicelib.jobs.runner.StreamPump`
+through Lambda's DynamoDB event-source mapping in AWS, through :class:`chalicelib.jobs.streams.StreamPump`
 locally.
 """
 

@@ -2,7 +2,7 @@
 monthly plan, a bundle, and offers with and without a campaign. Loaded only into an empty platform.
 
 No dunning plan is written: the seller dunns with Norway's standard plan until one is stored
-(``effective_dunning_plan`` in chalicelib/dunning/service.py)."""
+(``effective_dunning_plan`` in chalicelib/dunning/plan_store.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """template.yaml: every schedule and every S3 → SQS path reaches a handler, every consumed queue has a dead
-letter queue, and the local stack creates exactly what the template declares."""
+letter queue, the events table's stream reaches its dispatcher with bounded retries, a watched failure
+queue and a lag alarm, and the local stack creates exactly what the template declares."""
 
 from __future__ import annotations
 
@@ -217,11 +218,19 @@ def _dimension(alarm: dict[str, Any], name: str) -> Any:
 
 
 def _dead_letter_queues() -> set[str]:
-    return {
+    """Queues' redrive targets, and stream mappings' on-failure destinations."""
+    redrive_targets = {
         logical_id_of(queue["RedrivePolicy"]["deadLetterTargetArn"])
         for queue in _of_type("AWS::SQS::Queue").values()
         if "RedrivePolicy" in queue
     }
+    on_failure = {
+        logical_id_of(event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
+        for function in _of_type("AWS::Serverless::Function").values()
+        for event in (function.get("Events") or {}).values()
+        if event["Type"] == "DynamoDB" and "DestinationConfig" in event["Properties"]
+    }
+    return redrive_targets | on_failure
 
 
 def test_alarms_notify_one_topic_with_an_optional_email() -> None:
@@ -273,3 +282,86 @@ def test_an_idempotency_key_is_held_longer_than_the_api_function_may_run() -> No
     assert int(TEMPLATE["Globals"]["Function"]["Timeout"]) == API_FUNCTION_TIMEOUT_SECONDS
     # A request still running must keep its key: a retry while it runs is "in progress", never a second run
     assert IN_PROGRESS_SECONDS > API_FUNCTION_TIMEOUT_SECONDS
+
+
+# ---- the events table, its stream and the dispatcher -------------------------------------------------
+
+STREAM_RECORD_RETENTION_SECONDS = 86_400  # DynamoDB Streams keeps a record 24 hours
+ITERATOR_AGE_LIMIT_MS = 15 * 60 * 1000
+
+
+def _stream_events(function: str) -> list[dict[str, Any]]:
+    events = TEMPLATE["Resources"][function]["Properties"].get("Events") or {}
+    return [event["Properties"] for event in events.values() if event["Type"] == "DynamoDB"]
+
+
+def test_the_events_table_matches_its_model_streams_new_images_and_expires_events() -> None:
+    from chalicelib.store.events import EventItem, EventsByType
+
+    declared = _of_type("AWS::DynamoDB::Table")["EventsTable"]
+    keys = {key["KeyType"]: key["AttributeName"] for key in declared["KeySchema"]}
+    attributes = EventItem.get_attributes().values()
+    hash_key = [attribute.attr_name for attribute in attributes if attribute.is_hash_key]
+    range_key = [attribute.attr_name for attribute in attributes if attribute.is_range_key]
+    assert ([keys["HASH"]], [keys["RANGE"]]) == (hash_key, range_key)
+    [index] = declared["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == EventsByType.Meta.index_name
+    assert index["Projection"] == {"ProjectionType": "ALL"}  # the list reads whole events from it
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["type_day", "sk"]
+    # The dispatcher reads the event from the new image; TTL deletes by the model's expiry.
+    assert declared["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert declared["TimeToLiveSpecification"] == {
+        "AttributeName": EventItem.expires_at.attr_name,
+        "Enabled": True,
+    }
+    assert declared["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert [stream.table_logical_id for stream in WIRING.streams] == ["EventsTable"]
+
+
+def test_the_local_events_table_has_its_stream(aws: LocalResources) -> None:
+    table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=aws.tables["EventsTable"])
+    assert table["Table"]["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
+@pytest.mark.parametrize("stream", WIRING.streams, ids=lambda s: s.function)
+def test_every_stream_consumer_retries_a_bounded_number_of_times_then_gives_up_into_a_watched_queue(
+    stream: Any,
+) -> None:
+    _assert_handler(stream.handler)
+    [mapping] = _stream_events(stream.function)
+    # A failed record is retried alone and from where it failed; the rest of its batch is not repeated.
+    assert "ReportBatchItemFailures" in mapping["FunctionResponseTypes"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    # Only new events: TTL's deletions are stream records too, and dispatching them would repeat events.
+    assert stream.event_names == frozenset({"INSERT"})
+    # Bounded retries (-1 would block the shard behind a poisoned record until it expires).
+    assert 0 <= stream.maximum_retry_attempts <= 10_000
+    assert 0 < int(mapping["MaximumRecordAgeInSeconds"]) <= STREAM_RECORD_RETENTION_SECONDS
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"  # a new mapping starts with what is waiting
+    # What is given up goes to a queue the function may send to, kept longer than the stream keeps records.
+    destination = logical_id_of(mapping["DestinationConfig"]["OnFailure"]["Destination"])
+    assert mapping["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    assert destination in _dead_letter_queues()
+    queue = _of_type("AWS::SQS::Queue")[destination]
+    assert int(queue.get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)) > STREAM_RECORD_RETENTION_SECONDS
+    policies = TEMPLATE["Resources"][stream.function]["Properties"]["Policies"]
+    assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [destination, "QueueName"]}}} in policies
+    readable = [
+        policy["DynamoDBStreamReadPolicy"] for policy in policies if "DynamoDBStreamReadPolicy" in policy
+    ]
+    assert stream.table_logical_id in {logical_id_of(policy["TableName"]) for policy in readable}
+
+
+@pytest.mark.parametrize("stream", WIRING.streams, ids=lambda s: s.function)
+def test_every_stream_consumer_alarms_when_it_falls_behind(stream: Any) -> None:
+    alarms = [
+        alarm
+        for alarm in _of_type("AWS::CloudWatch::Alarm").values()
+        if (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "IteratorAge")
+        and logical_id_of(_dimension(alarm, "FunctionName")) == stream.function
+    ]
+    [alarm] = alarms
+    assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
+    assert 0 < float(alarm["Threshold"]) <= ITERATOR_AGE_LIMIT_MS
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert {"Ref": ALARM_TOPIC} in alarm["AlarmActions"]
