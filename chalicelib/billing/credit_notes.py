@@ -18,7 +18,7 @@ from chalicelib.billing.issuing import ToIssue, invoice_series, issuing_writes
 from chalicelib.billing.kid import customer_number_in
 from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
-from chalicelib.catalog.models import Document, LegalEntity
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.clock import Clock
 from chalicelib.errors import (
     ConflictError,
@@ -31,6 +31,7 @@ from chalicelib.ids import new_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, document_item
+from chalicelib.values import Document
 
 CREDITABLE = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
 ATTEMPTS = 20
@@ -194,5 +195,7 @@ class CreditNotes:
         # A marker per credit note (created, never replaced) means two concurrent credit notes on one
         # invoice would both pass the check above; the ledger's replace of the credited invoice at its
         # version makes the second one fail and re-check.
-        self._store.write([*issued.creates, marker], issued.replaces, updates=issued.updates)
+        self._store.write(
+            [*issued.creates, marker], issued.replaces, updates=issued.updates, events=issued.events
+        )
         return stored

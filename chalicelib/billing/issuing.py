@@ -227,6 +227,7 @@ def _with_ledger(
     writes.replaces.extend(posted.replaces)
     writes.updates.extend(posted.updates)
     writes.became_paid.extend(posted.became_paid)
+    writes.events.extend(posted.events)
     return posted.invoice or document
 
 

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chalicelib.catalog.models import Document, PaymentMethod
 from chalicelib.money import Currency
+from chalicelib.values import Document, PaymentMethod
 
 
 class InvoiceStatus(StrEnum):

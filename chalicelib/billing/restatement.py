@@ -27,6 +27,7 @@ from chalicelib.billing.lines import build_line
 from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from chalicelib.catalog.models import Product
 from chalicelib.money import Currency, Money, VatRate, vat_from_gross
+from chalicelib.periods import Period, prorate_by_days
 from chalicelib.subscriptions.models import PlannedCredit, Restatement, Subscription
 from chalicelib.subscriptions.timeline import BillingPeriod, period_charges
 
@@ -81,7 +82,8 @@ class LineCoverage:
         days = (self.end - max(day, self.start)).days
         if days <= 0:
             return 0
-        return Money(self.line.gross, self.currency).prorate(days, self.days).amount
+        gross = Money(self.line.gross, self.currency)
+        return prorate_by_days(gross, Period(self.start, self.end), days).amount
 
 
 def coverage(issued: IssuedInvoice) -> list[LineCoverage]:

@@ -9,9 +9,12 @@ Idempotent: an invoice's id is fixed by its subscription and period; a renewal o
 subscription and draft are at the versions read, so a rerun, a redelivered message or a second worker
 finds nothing left to do. A batch that loses a race is retried one renewal at a time.
 
-A stopped or ended subscription on a plan with usage prices stays in the index for its end date; that
-day's worker issues its final invoice (the usage not invoiced yet, see :mod:`chalicelib.billing.usage`)
-like a renewal without a next draft, or, with no usage left to invoice, only takes it out of the index.
+A stopped subscription stays in the index for its end date; that day's worker ends it (``ended``, with
+``subscription.ended``) and, on a plan with usage prices, issues its final invoice (the usage not invoiced
+yet, see :mod:`chalicelib.billing.usage`) like a renewal without a next draft; with no usage left to
+invoice it only takes it out of the index. Every event (``invoice.issued``, ``subscription.ended``) is
+written in the transaction of its change, so the notices come from the event dispatcher and a worker that
+dies after a commit loses none.
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ from chalicelib.catalog.zones import seller_run_date
 from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
 from chalicelib.dunning.index import issued_partition
+from chalicelib.events import Event
 from chalicelib.jobs.work_items import queue_work_items
 from chalicelib.ledger.service import LedgerService
-from chalicelib.notifications.queue import NotificationQueue, invoice_issued
 from chalicelib.store import keys
 from chalicelib.store.documents import (
     DocumentItem,
@@ -56,15 +59,16 @@ from chalicelib.store.documents import (
     encode_cursor,
 )
 from chalicelib.store.due import INVOICE_RUN, due_partitions
+from chalicelib.subscriptions.events import subscription_ended
 from chalicelib.subscriptions.models import Subscription
-from chalicelib.subscriptions.writes import renewal_partition, subscription_item
+from chalicelib.subscriptions.writes import end_due, ended, renewal_partition, subscription_item
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
 BATCH = 10  # renewals per transaction: up to 9 items each (ledger, AvtaleGiro claim, card/Vipps charge
-# index), plus the counter
+# index) and their events, plus the counter; a batch over TRANSACTION_ITEMS is halved
 PAGE = 48
 
 
@@ -87,15 +91,17 @@ class _CatalogCache:
     entities: dict[str, LegalEntity] = field(default_factory=dict)
     plans: dict[str, Plan] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
-    issued_in: str | None = None  # the run's issued partition (notifications re-derived from it)
+    issued_in: str | None = None  # the run's issued partition (where its dunning cases are listed)
 
 
 @dataclass(frozen=True)
 class _Close:
-    """An ended subscription with no usage left to invoice: it only leaves the renewal index."""
+    """An ended subscription with no usage left to invoice: it only leaves the renewal index (ending, and
+    recording ``subscription.ended``, if it was still stopped)."""
 
     subscription: Subscription
     version: int
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,6 @@ class InvoiceRun:
         queue_url: str,
         ledger: LedgerService | None = None,
         vat_table: VatTable = DEFAULT_VAT_TABLE,
-        notices: NotificationQueue | None = None,
     ) -> None:
         self._store = store
         self._fees = fees
@@ -125,7 +130,6 @@ class InvoiceRun:
         self._queue_url = queue_url
         self._ledger = ledger
         self._vat = vat_table
-        self._notices = notices
 
     # ---- planning --------------------------------------------------------------------------------------
 
@@ -145,9 +149,6 @@ class InvoiceRun:
         # Catalog reads are cached for one work item only: a warm Lambda must see the next price change.
         cache = _CatalogCache(issued_in=issued_partition(run_date, shard))
         report = ShardReport(day, shard)
-        # A redelivered work item: what an earlier attempt issued may never have been enqueued (the
-        # consumer sends each key once, so enqueuing again is harmless). Usually an empty query.
-        self._renotify(cache.issued_in)
         cursor: str | None = None
         while True:
             start = decode_cursor(cursor, ("gsi2pk", "gsi2sk"))
@@ -188,7 +189,7 @@ class InvoiceRun:
                 renewals.append((prepared[0], candidate, prepared[1]))
         for batch in _batches(renewals):
             try:
-                report.issued.extend(self._commit(cache, batch))
+                report.issued.extend(self._commit(cache, batch, now))
             except WriteConflictError:
                 # Someone changed one of these meanwhile (a second worker, a customer's change): take them
                 # one at a time from fresh reads.
@@ -248,6 +249,11 @@ class InvoiceRun:
         run_date = seller_run_date(run_date, seller.entity, now)
         if final_invoice_due(subscription, run_date):
             return self._final(candidate, seller, plans, products, run_date, now)
+        if end_due(subscription, run_date):
+            # A stop without usage to invoice in arrears: its end date has come.
+            return _Close(
+                ended(closed(subscription)), candidate.version, (subscription_ended(subscription, now),)
+            )
         due = due_for_renewal(seller, subscription, plans, run_date)
         if due is None:
             return None
@@ -299,15 +305,19 @@ class InvoiceRun:
         counted = self._usage_counters(subscription.id)
         due = unbilled([counter for counter, _ in counted])
         invoice = final_usage_invoice(seller, subscription, due, plans, products, run_date, now)
+        done = ended(closed(subscription)) if end_due(subscription, run_date) else closed(subscription)
         if invoice is None:
-            return _Close(closed(subscription), candidate.version)
+            events = (subscription_ended(subscription, now),) if done.status != subscription.status else ()
+            return _Close(done, candidate.version, events)
         due_ids = {(c.period.start, c.metric) for c in due}
         usage = tuple((c, v) for c, v in counted if (c.period.start, c.metric) in due_ids)
-        return Renewal(invoice=invoice, draft=None, subscription=closed(subscription), usage=usage), []
+        return Renewal(invoice=invoice, draft=None, subscription=done, usage=usage), []
 
     def _close(self, close: _Close) -> None:
         """Take an ended subscription with no usage left to invoice out of the renewal index."""
-        self._store.write([], [(subscription_item(close.subscription, close.version), close.version)])
+        self._store.write(
+            [], [(subscription_item(close.subscription, close.version), close.version)], events=close.events
+        )
 
     def _usage_counters(self, subscription_id: str) -> list[tuple[UsageCounter, int]]:
         """Every usage counter of the subscription, with its version (a page is 100 counters)."""
@@ -335,7 +345,10 @@ class InvoiceRun:
         ]
 
     def _commit(
-        self, cache: _CatalogCache, batch: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]
+        self,
+        cache: _CatalogCache,
+        batch: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]],
+        now: datetime,
     ) -> list[str]:
         if not batch:
             return []
@@ -343,7 +356,7 @@ class InvoiceRun:
         if any(renewal.invoice.legal_entity_id != entity_id for renewal, _, _ in batch):
             issued: list[str] = []
             for one in batch:
-                issued.extend(self._commit(cache, [one]))
+                issued.extend(self._commit(cache, [one], now))
             return issued
         series = invoice_series(cache.entities[entity_id])
         issued_writes = issuing_writes(
@@ -364,6 +377,7 @@ class InvoiceRun:
         creates: list[DocumentItem] = list(issued_writes.creates)
         replaces: list[tuple[DocumentItem, int]] = list(issued_writes.replaces)
         updates: list[tuple[Any, list[Any], Any]] = list(issued_writes.updates)
+        events: list[Event] = list(issued_writes.events)
         issued = [invoice.id for invoice in issued_writes.documents]
         for invoice, (renewal, candidate, fees) in zip(issued_writes.documents, batch, strict=True):
             stale = candidate.subscription.next_invoice_id
@@ -372,34 +386,22 @@ class InvoiceRun:
             if renewal.draft is not None:
                 creates.append(document_item_for(renewal.draft))
             replaces.append((subscription_item(renewal.subscription, candidate.version), candidate.version))
+            if renewal.subscription.status != candidate.subscription.status:
+                # the final invoice of a stop that takes effect today: the subscription ends with it
+                events.append(subscription_ended(candidate.subscription, now))
             replaces.extend(self._fees.invoiced_writes(fees, invoice.id))
             for used, used_version in renewal.usage:
                 billed = used.model_copy(update={"invoice_id": invoice.id})
                 replaces.append((usage_counter_item(billed, used_version), used_version))
-        if len(creates) + len(replaces) + len(updates) > TRANSACTION_ITEMS and len(batch) > 1:
+        if len(creates) + len(replaces) + len(updates) + len(events) > TRANSACTION_ITEMS and len(batch) > 1:
             # Fees and index entries vary per renewal: a batch that outgrew one transaction is halved
             # (nothing was written; each half reads the counter again).
             half = len(batch) // 2
-            return self._commit(cache, batch[:half]) + self._commit(cache, batch[half:])
-        self._store.write(creates, replaces, updates=updates)
-        self._notify(issued)
+            return self._commit(cache, batch[:half], now) + self._commit(cache, batch[half:], now)
+        # Each invoice's invoice.issued (and a final invoice's subscription.ended) commit with it: a worker
+        # that dies after the commit loses no notice, and a redelivered work item finds nothing to redo.
+        self._store.write(creates, replaces, updates=updates, events=events)
         return issued
-
-    def _notify(self, issued: list[str]) -> None:
-        """After a batch commits: its invoice-issued notices, one SendMessageBatch per ten."""
-        if self._notices is not None:
-            self._notices.enqueue(invoice_issued(i) for i in issued)
-
-    def _renotify(self, partition: str | None) -> None:
-        if self._notices is None or partition is None:
-            return
-        cursor: str | None = None
-        while True:
-            page = self._store.query(partition, index="gsi1", cursor=cursor)
-            self._notices.enqueue(invoice_issued(item.gsi1sk) for item in page.items if item.gsi1sk)
-            cursor = page.next_cursor
-            if cursor is None:
-                return
 
     def _retry_one(
         self, cache: _CatalogCache, subscription_id: str, run_date: date, now: datetime
@@ -415,7 +417,7 @@ class InvoiceRun:
                 if isinstance(prepared, _Close):
                     self._close(prepared)
                     return []
-                return self._commit(cache, [(prepared[0], candidates[0], prepared[1])])
+                return self._commit(cache, [(prepared[0], candidates[0], prepared[1])], now)
             except WriteConflictError:
                 continue
         raise WriteConflictError(f"subscription {subscription_id} kept changing during the run", [])

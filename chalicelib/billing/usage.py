@@ -22,11 +22,12 @@ from datetime import date, datetime, timedelta
 from chalicelib.billing.drafting import Seller
 from chalicelib.billing.lines import Charge, build_line, totals_of, vat_summary_of
 from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, InvoiceStatus, LineKind
-from chalicelib.catalog.models import Document, Plan, Product, UsagePrice
+from chalicelib.catalog.models import Plan, Product, UsagePrice
 from chalicelib.catalog.vat import VatCode, VatTable
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, document_item
 from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+from chalicelib.values import Document
 
 ENDED = (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED)
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from chalicelib.clock import Clock, local_date
 from chalicelib.customers.identifiers import InvalidIdentifierError, email_match_keys
 from chalicelib.errors import ValidationFailedError
+from chalicelib.events import Event
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, document_item
-from chalicelib.subscriptions.models import AccessGrant
+from chalicelib.subscriptions.events import access_revoked, grants_of
+from chalicelib.subscriptions.models import AccessGrant, Subscription
 
 Grants = dict[str, date]
 
@@ -45,6 +47,10 @@ class AccessService:
     def __init__(self, store: DocumentStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+
+    def now(self) -> datetime:
+        """The instant access changes (its events' time)."""
+        return self._clock.now()
 
     def check(self, customer_id: str, product_id: str) -> AccessDecision:
         """Access of a customer to a product today (Europe/Oslo): exactly one GetItem."""
@@ -85,15 +91,30 @@ class AccessService:
         self, customer_id: str, product_ids: Sequence[str], subscription_id: str, until: date | None = None
     ) -> list[tuple[DocumentItem, int]]:
         """Replaces that end ``subscription_id``'s access: at ``until`` (exclusive) when given, else at once
-        (its grant is removed). Products without an access item need nothing."""
+        (its grant is removed). Never lengthens a grant: access already ending earlier, or removed (a
+        dunning suspension), stays so. Products without an access item need nothing."""
 
         def revoke(grants: Grants) -> Grants:
             if until is None:
                 return {sub: day for sub, day in grants.items() if sub != subscription_id}
-            return {**grants, subscription_id: until}
+            if subscription_id not in grants:
+                return grants
+            return {**grants, subscription_id: min(grants[subscription_id], until)}
 
         _, replaces = self._writes(customer_id, product_ids, revoke, create_missing=False)
         return replaces
+
+    def revoke(
+        self, subscription: Subscription, product_ids: Sequence[str], reason: str, until: date | None = None
+    ) -> tuple[list[tuple[DocumentItem, int]], list[Event]]:
+        """:meth:`revoke_writes` for ``subscription`` and, when they take access away, its
+        ``access.revoked`` for ``reason`` (effective ``until``, or today when access ends at once)."""
+        revoked = self.revoke_writes(subscription.customer_id, product_ids, subscription.id, until=until)
+        if not revoked:  # only access that was there is taken away
+            return [], []
+        now = self.now()
+        products = [grant.product_id for grant in grants_of(revoked)]
+        return revoked, [access_revoked(subscription, products, until or local_date(now), reason, now)]
 
     def _writes(
         self,

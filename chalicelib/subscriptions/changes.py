@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from chalicelib.billing.credit_notes import CreditNotes
 from chalicelib.billing.drafting import Seller, subscription_invoice_id
@@ -44,16 +44,11 @@ from chalicelib.errors import (
     UnavailableError,
     ValidationFailedError,
 )
+from chalicelib.events import Event
 from chalicelib.ledger.service import LedgerService
-from chalicelib.notifications.queue import (
-    Notice,
-    NotificationQueue,
-    invoice_issued,
-    subscription_changed,
-    subscription_paused,
-)
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, lookup_item
+from chalicelib.subscriptions import events as subscription_events
 from chalicelib.subscriptions.access import AccessService
 from chalicelib.subscriptions.models import (
     PauseWindow,
@@ -139,33 +134,14 @@ class ChangeService:
         drafts: DraftService,
         access: AccessService,
         clock: Clock,
-        notices: NotificationQueue | None = None,
     ) -> None:
         self._store = store
-        self._notices = notices
         self._catalog = catalog
         self._credit_notes = credit_notes
         self._ledger = ledger
         self._drafts = drafts
         self._access = access
         self._clock = clock
-
-    def notify(self, notice: Notice) -> None:
-        """Enqueue the customer's notice of a change after it committed."""
-        if self._notices is not None:
-            self._notices.enqueue([notice])
-
-    def notify_again(self, subscription: Subscription, notice: Notice | None) -> None:
-        """A retry found the change made: enqueue its notice again, and the invoice-issued notice of the
-        subscription's latest restatement, which a crash between that invoice's commit and its enqueue
-        would have lost. Each notice's key sends it once, so repeating them is harmless."""
-        notices = [notice] if notice is not None else []
-        if subscription.changes:
-            invoice_id = restatement_invoice_id(subscription.id, subscription.changes)
-            if self._store.get(keys.invoice(invoice_id).pk, "INVOICE") is not None:
-                notices.append(invoice_issued(invoice_id))
-        if notices and self._notices is not None:
-            self._notices.enqueue(notices)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -187,9 +163,13 @@ class ChangeService:
             self._catalog.legal_entity(subscription.legal_entity_id),
         )
 
+    def now(self) -> datetime:
+        """The instant a change is made (its events' time)."""
+        return self._clock.now()
+
     def today(self, loaded: Loaded) -> date:
         """The business date on the subscription's seller's calendar."""
-        return loaded.entity.business_date(self._clock.now())
+        return loaded.entity.business_date(self.now())
 
     def issued_from(self, loaded: Loaded, effective: date) -> list[IssuedInvoice]:
         """The issued invoices (and their credit notes) whose lines may cover days from ``effective``."""
@@ -266,11 +246,16 @@ class ChangeService:
         updated: Subscription,
         planned: Restatement | None,
         *,
+        events: Sequence[Event],
         access_until: date | None = None,
         revoke_products: Sequence[str] = (),
+        access_reason: str = "change",
     ) -> Subscription:
-        """Step 1: the new terms and the plan, in one transaction; then steps 2 and 3."""
+        """Step 1: the new terms and the plan, and the change's ``events``, in one transaction; then steps
+        2 and 3. Access to ``revoke_products`` (default: all) ends at ``access_until`` (at once when
+        None), recorded as ``access.revoked`` for ``access_reason``."""
         subscription = loaded.subscription
+        recorded = list(events)
         changed = updated.model_copy(
             update={
                 "pending": planned,
@@ -292,19 +277,18 @@ class ChangeService:
                     )
                 )
         if revoke_products or access_until is not None:
-            replaces += self._access.revoke_writes(
-                subscription.customer_id,
-                list(revoke_products) or subscription.product_ids,
-                subscription.id,
-                until=access_until,
+            revoked, revoked_events = self._access.revoke(
+                subscription, list(revoke_products) or subscription.product_ids, access_reason, access_until
             )
+            replaces += revoked
+            recorded += revoked_events
         deletes = []
         if subscription.next_invoice_id:
             draft = self._store.get(keys.invoice(subscription.next_invoice_id).pk, "INVOICE")
             if draft is not None and draft.status == InvoiceStatus.DRAFT:
                 deletes.append(draft)
         try:
-            self._store.write(creates, replaces, deletes=deletes)
+            self._store.write(creates, replaces, deletes=deletes, events=recorded)
         except WriteConflictError:
             raise ConflictError("the subscription changed at the same time; try again") from None
         return self.finish(subscription.id)
@@ -330,8 +314,6 @@ class ChangeService:
             except WriteConflictError:
                 time.sleep(0.002 * 2 ** min(attempt, 4))
                 continue
-            if planned.lines:
-                self.notify(invoice_issued(planned.invoice_id))  # the restated time's invoice
             break
         else:
             raise UnavailableError("the invoice series is busy; try again")
@@ -347,7 +329,7 @@ class ChangeService:
             self._store.write([], replaces)
             return
         entity = self._catalog.legal_entity(subscription.legal_entity_id)
-        now = self._clock.now()
+        now = self.now()
         today = entity.business_date(now)
         invoice = Invoice(
             id=planned.invoice_id,
@@ -371,7 +353,9 @@ class ChangeService:
         issued = issuing_writes(
             invoice_series(entity), [ToIssue(invoice, subscription.customer_number)], self._ledger
         )
-        self._store.write(issued.creates, [*replaces, *issued.replaces], updates=issued.updates)
+        self._store.write(
+            issued.creates, [*replaces, *issued.replaces], updates=issued.updates, events=issued.events
+        )
 
     # -- the changes -----------------------------------------------------------------------------------
 
@@ -398,10 +382,9 @@ class ChangeService:
         effective, straddle = self._effective(subscription, current, when, today)
         target_plan = (new_plan or current.plan).id
         target_quantity = quantity or current_quantity
-        notice = subscription_changed(subscription.id, effective, target_plan, target_quantity)
         if _already_changed(subscription, effective, target_plan, target_quantity):
-            self.notify_again(subscription, notice)
-            return subscription  # a retry of a change that was made: nothing more to do
+            # A retry of a change that was made: its event was recorded with it, nothing more to do.
+            return subscription
         kept = phases_before(subscription.phases, effective)
         if new_plan is None or new_plan.id == current.plan.id:
             following = continuation(subscription.phases, effective, "change", quantity)
@@ -433,11 +416,22 @@ class ChangeService:
             }
         )
         dropped = [p for p in subscription.product_ids if p not in updated.product_ids]
-        changed = self.commit(
-            loaded, updated, planned, access_until=effective if dropped else None, revoke_products=dropped
+        event = subscription_events.subscription_changed(
+            subscription,
+            effective,
+            target_plan,
+            target_quantity,
+            (current.plan.id, current_quantity),
+            self.now(),
         )
-        self.notify(notice)
-        return changed
+        return self.commit(
+            loaded,
+            updated,
+            planned,
+            events=[event],
+            access_until=effective if dropped else None,
+            revoke_products=dropped,
+        )
 
     def _current(self, loaded: Loaded, today: date) -> BillingPeriod:
         subscription = loaded.subscription
@@ -483,8 +477,7 @@ class ChangeService:
             start,
             until,
         ):
-            self.notify_again(subscription, subscription_paused(subscription.id, start))
-            return subscription  # a retry of this very pause
+            return subscription  # a retry of this very pause: recorded with it
         if subscription.pause is not None and (
             subscription.pause.until is None or subscription.pause.until > today
         ):
@@ -510,9 +503,10 @@ class ChangeService:
                 "pause": PauseWindow(start=start, until=until, following=interrupted),
             }
         )
-        paused_subscription = self.commit(loaded, updated, planned, access_until=start)
-        self.notify(subscription_paused(subscription.id, start))
-        return paused_subscription
+        event = subscription_events.subscription_paused(subscription, start, until, self.now())
+        return self.commit(
+            loaded, updated, planned, events=[event], access_until=start, access_reason="pause"
+        )
 
     def resume(self, subscription_id: str) -> Subscription:
         """End the current (or planned) pause at the end of today; a pause not started yet is removed."""
@@ -521,8 +515,7 @@ class ChangeService:
         pause = subscription.pause
         today = self.today(loaded)
         if pause is not None and pause.until == today + timedelta(days=1):
-            self.notify_again(subscription, None)
-            return subscription  # resumed today already (a retry)
+            return subscription  # resumed today already (a retry): recorded with it
         if pause is None or (pause.until is not None and pause.until <= today + timedelta(days=1)):
             raise ConflictError("the subscription is not paused")
         resume_on = max(pause.start, today + timedelta(days=1))
@@ -540,7 +533,8 @@ class ChangeService:
                 "pause": None if resume_on == pause.start else pause.model_copy(update={"until": resume_on}),
             }
         )
-        return self.commit(loaded, updated, planned)
+        event = subscription_events.subscription_resumed(subscription, resume_on, self.now())
+        return self.commit(loaded, updated, planned, events=[event])
 
 
 def _already_changed(subscription: Subscription, effective: date, plan_id: str, quantity: int) -> bool:

@@ -8,11 +8,13 @@ from enum import StrEnum
 from pydantic import Field
 
 from chalicelib.billing.models import DatePeriod, InvoiceLine
-from chalicelib.catalog.models import Document, PaymentMethod
+from chalicelib.values import Document, PaymentMethod
 
 
 class SubscriptionStatus(StrEnum):
-    """Where a subscription stands. ``pending`` waits for its first payment (card, Vipps)."""
+    """Where a subscription stands. ``pending`` waits for its first payment (card, Vipps); ``stopped`` has a
+    stop ordered (it runs until ``ends_on``); ``ended`` is past that end (the invoice run of the end date
+    makes it so)."""
 
     PENDING = "pending"
     ACTIVE = "active"

@@ -25,8 +25,8 @@ from chalicelib.billing.restatement import Straddle, new_terms_lines
 from chalicelib.billing.usage import final_invoice_day
 from chalicelib.catalog.models import EarlyStop, Plan, Proration
 from chalicelib.errors import ConflictError
-from chalicelib.notifications.queue import subscription_stopped
 from chalicelib.subscriptions.changes import ChangeService, Loaded, phases_before
+from chalicelib.subscriptions.events import subscription_stopped
 from chalicelib.subscriptions.models import StopWhen, Subscription, SubscriptionStatus
 from chalicelib.subscriptions.timeline import billing_periods, period_containing_day
 
@@ -44,7 +44,7 @@ class StopService:
         if subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED):
             if subscription.ends_on is None:
                 raise ConflictError("the subscription has ended")
-            self._changes.notify_again(subscription, subscription_stopped(subscription.id))
+            # A retry: the stop's event was recorded with it, and loading finished any restatement.
             return subscription
         today = self._changes.today(loaded)
         ends_on = self._end(subscription, loaded.plans, when, today)
@@ -71,9 +71,14 @@ class StopService:
                 "final_invoice_on": final_invoice_day(ends_on, loaded.plans.values(), today),
             }
         )
-        committed = self._changes.commit(loaded, stopped, planned, access_until=ends_on)
-        self._changes.notify(subscription_stopped(subscription.id))
-        return committed
+        return self._changes.commit(
+            loaded,
+            stopped,
+            planned,
+            events=[subscription_stopped(stopped, self._changes.now())],
+            access_until=ends_on,
+            access_reason="stop",
+        )
 
     @staticmethod
     def _end(subscription: Subscription, plans: dict[str, Plan], when: StopWhen, today: date) -> date:

@@ -4,7 +4,7 @@ A subscription is a list of phases: the offer's campaign for N periods, then the
 the plan the offer names after the campaign; a plan with ``next_plan_id`` hands over to that plan when its
 term (its binding periods, at least one period) ends. Within a phase, periods follow the plan's period rule
 anchored on the phase's anchor (its start unless it continues an earlier anchor) and on the subscription's
-billing day, which every phase that starts on it keeps (:func:`chalicelib.billing.periods.billing_day_for`):
+billing day, which every phase that starts on it keeps (:func:`chalicelib.periods.billing_day_for`):
 a subscription started on 31 January goes on billing on month ends after its campaign ends on 30 April.
 A period cut short by the next phase is prorated by days.
 """
@@ -18,17 +18,10 @@ from itertools import islice
 
 from chalicelib.billing.lines import Charge
 from chalicelib.billing.models import DatePeriod, LineKind
-from chalicelib.billing.periods import (
-    Period,
-    PeriodRule,
-    billing_day_for,
-    nominal_period,
-    nth_period,
-    period_index,
-)
 from chalicelib.catalog.models import Component, Offer, Plan, Product, split_price
 from chalicelib.catalog.vat import VatCode, VatTable
 from chalicelib.money import Money
+from chalicelib.periods import Period, PeriodRule, billing_day_for, nominal_period, nth_period, period_index
 from chalicelib.subscriptions.models import Phase
 
 MAX_PERIODS = 100_000

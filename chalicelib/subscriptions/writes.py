@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import zlib
+from datetime import date
 
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, Keys, document_item
@@ -23,12 +24,36 @@ def renewal_partition(day: str, shard: int) -> str:
     return f"RENEW#{day}#{shard:02d}"
 
 
+def renewal_index_day(subscription: Subscription) -> date | None:
+    """The day the invoice run next has work on the subscription: its next invoice's date while it runs;
+    once stopped, its end date (the run ends it then) or its final invoice's day (usage in arrears, never
+    before the end); once ended, the final invoice's day until that is issued; then none."""
+    if subscription.status == SubscriptionStatus.STOPPED:
+        return subscription.final_invoice_on or subscription.ends_on
+    if subscription.status == SubscriptionStatus.ENDED:
+        return subscription.final_invoice_on
+    return subscription.next_invoice_date
+
+
+def end_due(subscription: Subscription, day: date) -> bool:
+    """Whether a stopped subscription's end date has come by ``day``: it ends (status ``ended``)."""
+    return (
+        subscription.status == SubscriptionStatus.STOPPED
+        and subscription.ends_on is not None
+        and subscription.ends_on <= day
+    )
+
+
+def ended(subscription: Subscription) -> Subscription:
+    """``subscription`` once its stop took effect."""
+    return subscription.model_copy(update={"status": SubscriptionStatus.ENDED})
+
+
 def subscription_item(subscription: Subscription, version: int = 1) -> DocumentItem:
-    """The stored item: listed under the customer, and in the renewal index while a draft waits or, once
-    stopped or ended, until its final invoice (usage in arrears) is issued."""
+    """The stored item: listed under the customer, and in the renewal index on the day the invoice run
+    has work on it (:func:`renewal_index_day`)."""
     base = keys.subscription(subscription.id, subscription.customer_id, subscription.created_at)
-    ended = subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED)
-    day = subscription.final_invoice_on if ended else subscription.next_invoice_date
+    day = renewal_index_day(subscription)
     shard = renewal_shard(subscription.id)
     gsi2 = (renewal_partition(day.isoformat(), shard), subscription.id) if day else None
     gsi3 = due_entry(INVOICE_RUN, day, shard, subscription.id) if day else None

@@ -75,6 +75,20 @@ def test_grants_per_subscription_and_revoking_one(services: Services, kari: Cust
     assert services.access.check("cus_kari", "prd_news") == AccessDecision(False, None, "cus_kari")
 
 
+def test_revoking_at_a_date_never_lengthens_or_gives_back_access(services: Services, kari: Customer) -> None:
+    grant(services, "sub_1", date(2027, 2, 1))
+    # A pause or stop that ends access after the grant's end leaves the end where it was
+    assert services.access.revoke_writes("cus_kari", ["prd_news"], "sub_1", date(2027, 3, 1)) == []
+    services.documents.write(
+        [], services.access.revoke_writes("cus_kari", ["prd_news"], "sub_1", date(2027, 1, 20))
+    )
+    assert services.access.check("cus_kari", "prd_news").valid_until == date(2027, 1, 20)
+    # Access taken away at once (a dunning suspension) is not given back by a later stop's end date
+    services.documents.write([], services.access.revoke_writes("cus_kari", ["prd_news"], "sub_1"))
+    assert services.access.revoke_writes("cus_kari", ["prd_news"], "sub_1", date(2027, 1, 10)) == []
+    assert not services.access.check("cus_kari", "prd_news").has_access
+
+
 def test_grant_writes_read_once_and_fail_when_the_item_changed(services: Services, kari: Customer) -> None:
     grant(services, "sub_1", date(2027, 2, 1))
     with count_aws_requests() as counter:

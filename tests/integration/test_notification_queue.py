@@ -1,16 +1,17 @@
-"""Notifications from the flows: producers enqueue small notices after their commits, the consumer sends
-each once in the customer's language (the invoice PDF attached when paid by invoice), opt-outs hold, and
-a producer's retry derives a lost notice again."""
+"""Notifications from the flows: each flow records its events with its change, the event dispatcher turns
+them into small notices, the consumer sends each once in the customer's language (the invoice PDF attached
+when paid by invoice), opt-outs hold, and a process that dies right after a commit loses no notice."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from chalice.test import Client
 
 from chalicelib.container import Services
-from chalicelib.dunning.service import dunning_services
+from chalicelib.events import EventType
 from chalicelib.ledger.models import IncomingMethod
 from chalicelib.ledger.service import IncomingPayment
 from chalicelib.money import Currency
@@ -20,7 +21,7 @@ from chalicelib.notifications.sender import SendStatus
 from chalicelib.subscriptions.models import StopWhen, SubscriptionStatus
 from tests.support.catalog import Catalog, Http
 from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, world
-from tests.support.events import dispatch_events
+from tests.support.events import dispatch_events, recorded_events
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_an_opted_out_customer_gets_nothing(shop: World, services: Services) -> 
     assert sent_mail() == []
 
 
-def test_a_payment_is_acknowledged_and_a_replayed_payment_derives_the_notice_again(
+def test_a_payment_is_acknowledged_once_and_a_replayed_payment_records_nothing(
     shop: World, services: Services
 ) -> None:
     invoice = shop.order("kari@example.no")
@@ -109,15 +110,17 @@ def test_a_payment_is_acknowledged_and_a_replayed_payment_derives_the_notice_aga
     )
     services.ledger.record_payment(payment)
     [notice] = queued(services)
-    # The instant it was registered: the dispatcher dates it on the seller's calendar.
-    assert (notice.kind, notice.key, notice.refs["paid_at"]) == (
+    # From the invoice.paid event the payment's transaction recorded, dated as the bank dated it
+    assert (notice.kind, notice.key, notice.refs["paid_on"]) == (
         MessageKind.PAYMENT_RECEIVED,
         f"payment-received:{invoice.id}",
-        services.clock.now().isoformat(),
+        "2027-01-05",
     )
-    # The process died before the enqueue: the import's retry records the same payment again.
+    # The import's retry records the same payment again: it changes nothing, so nothing is told again
+    before = recorded_events()
     services.ledger.record_payment(payment)
-    assert [n.key for n in queued(services)] == [f"payment-received:{invoice.id}"]
+    assert recorded_events() == before
+    assert queued(services) == []
     result = services.notification_dispatcher.dispatch(notice).result
     assert result is not None and result.status is SendStatus.SENT
     [(key, mail)] = sent_mail()
@@ -125,22 +128,40 @@ def test_a_payment_is_acknowledged_and_a_replayed_payment_derives_the_notice_aga
     assert mail["To"] == "kari@example.no"
 
 
-def test_a_redelivered_invoice_run_work_item_enqueues_what_it_issued_again(
-    shop: World, services: Services
+def test_an_invoice_run_worker_that_dies_after_its_commit_loses_no_notice(
+    shop: World, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = shop.order("kari@example.no")
     queued(services)
-    # The clock runs the invoice run and drains the queues: February's invoice is issued and e-mailed.
-    services.clock_service.advance(datetime(2027, 1, 18, 12, 0, tzinfo=UTC))
-    [renewal_key] = [key for key, _ in sent_mail() if key.startswith("invoice-issued:")]
-    assert renewal_key != f"invoice-issued:{first.id}"
-    # The worker died after its commit: the redelivered work items enqueue it again (the key sends once).
-    for shard in range(16):
-        services.invoice_run.work(date(2027, 1, 18), shard, date(2027, 1, 18), services.clock.now())
+    commit = services.documents.write
+
+    def commit_then_die(*args: Any, **kwargs: Any) -> None:
+        commit(*args, **kwargs)
+        raise RuntimeError("the worker died after its commit")
+
+    # February's invoice is issued on 18 January; the worker dies before it could have enqueued anything
+    with monkeypatch.context() as patch:
+        patch.setattr(services.documents, "write", commit_then_die)
+        with pytest.raises(RuntimeError):
+            for shard in range(16):
+                services.invoice_run.work(date(2027, 1, 18), shard, date(2027, 1, 18), services.clock.now())
+    [renewal] = [
+        e
+        for e in recorded_events()
+        if e.type is EventType.INVOICE_ISSUED and e.data["invoice_id"] != first.id
+    ]
+    # The event committed with the invoice: the dispatcher brings its notice
     [notice] = queued(services)
-    assert notice.key == renewal_key
-    again = services.notification_dispatcher.dispatch(notice).result
-    assert again is not None and again.status is SendStatus.DUPLICATE
+    assert notice.key == f"invoice-issued:{renewal.data['invoice_id']}"
+    # The redelivered work item finds nothing left to issue and records nothing more
+    before = recorded_events()
+    for shard in range(16):
+        report = services.invoice_run.work(date(2027, 1, 18), shard, date(2027, 1, 18), services.clock.now())
+        assert report.issued == []
+    assert recorded_events() == before
+    assert queued(services) == []
+    sent = services.notification_dispatcher.dispatch(notice).result
+    assert sent is not None and sent.status is SendStatus.SENT
 
 
 def test_a_change_pause_and_stop_are_told(shop: World, services: Services) -> None:
@@ -151,12 +172,12 @@ def test_a_change_pause_and_stop_are_told(shop: World, services: Services) -> No
     services.changes.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))  # a retry
     services.stops.stop(subscription_id, StopWhen.NOW, None)
     notices = queued(services)
-    # The stop credits the unpaid January and invoices the day used, like any issued invoice
+    # The retried pause records nothing; the stop credits the unpaid January and invoices the day used,
+    # like any issued invoice
     assert [n.key for n in notices] == [
         f"subscription-paused:{subscription_id}:2027-02-01",
-        f"subscription-paused:{subscription_id}:2027-02-01",
-        f"invoice-issued:inv_{subscription_id.removeprefix('sub_')}_r1",
         f"subscription-stopped:{subscription_id}",
+        f"invoice-issued:inv_{subscription_id.removeprefix('sub_')}_r1",
     ]
     for notice in notices:
         services.notification_dispatcher.dispatch(notice)
@@ -184,7 +205,7 @@ def test_dunning_suspends_access_and_stops_the_subscription(
     dunned = World(
         services,
         Http(api, admin),
-        dunning_services(services),
+        services.dunning,
         catalog.seller["id"],
         catalog.invoice_offer["id"],
     )
@@ -197,6 +218,14 @@ def test_dunning_suspends_access_and_stops_the_subscription(
     case = dunned.case(invoice.id)
     assert f"dunning:{invoice.id}:suspend" in case.done
     assert not services.access.check(invoice.customer_id, product_id).has_access
+    # The suspension step's transaction recorded the access it took away
+    [suspended] = [e for e in recorded_events() if e.type is EventType.ACCESS_REVOKED]
+    assert (suspended.data["subscription_id"], suspended.data["product_ids"], suspended.data["reason"]) == (
+        subscription_id,
+        [product_id],
+        "suspension",
+    )
+    assert suspended.data["effective"] == "2027-02-05"
 
     services.clock_service.advance(datetime(2027, 2, 19, 12, 0, tzinfo=UTC))  # day 35
     case = dunned.case(invoice.id)
@@ -207,6 +236,13 @@ def test_dunning_suspends_access_and_stops_the_subscription(
         date(2027, 2, 20),
         "dunning: unpaid invoice",
     )
+    # The stop ends access on its end date: it never gives back the day the suspension took
+    assert not services.access.check(invoice.customer_id, product_id).has_access
+    [ordered] = [e for e in recorded_events() if e.type is EventType.SUBSCRIPTION_STOPPED]
+    assert (ordered.data["end"], ordered.data["reason"]) == ("2027-02-20", "dunning: unpaid invoice")
+    assert [e.data["reason"] for e in recorded_events() if e.type is EventType.ACCESS_REVOKED] == [
+        "suspension"
+    ]
 
 
 def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, services: Services) -> None:
@@ -225,7 +261,7 @@ def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, se
     assert issued[0].key in dict(sent_mail())
 
 
-def test_a_stop_retried_after_a_crash_before_its_enqueue_tells_of_the_restated_invoice(
+def test_a_stop_that_dies_right_after_its_commits_still_tells_of_the_stop_and_the_restated_invoice(
     shop: World, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     invoice = shop.order("kari@example.no")
@@ -233,19 +269,17 @@ def test_a_stop_retried_after_a_crash_before_its_enqueue_tells_of_the_restated_i
     subscription_id = invoice.subscription_id or ""
     restated_id = f"inv_{subscription_id.removeprefix('sub_')}_r1"
 
-    def crash(notice: Notice) -> None:
+    def die(subscription_id: str) -> None:
         raise RuntimeError("the process died")
 
-    # The stop's restatement commits (January credited, the day used invoiced again), then the process
-    # dies before the invoice's notice is enqueued
+    # The stop commits, then its restatement (January credited, the day used invoiced again), then the
+    # process dies before it returns (rebuilding the draft is the step after the last commit)
     with monkeypatch.context() as patch:
-        patch.setattr(services.changes, "notify", crash)
+        patch.setattr(services.drafts, "rebuild", die)
         with pytest.raises(RuntimeError):
             services.stops.stop(subscription_id, StopWhen.NOW, None)
     assert shop.invoice(restated_id).status == "issued"
-    assert queued(services) == []
-    # The client's retry finds the subscription stopped and derives both notices again
-    services.stops.stop(subscription_id, StopWhen.NOW, None)
+    # Nothing is lost: both events committed with their changes, and their notices come
     notices = queued(services)
     assert [n.key for n in notices] == [
         f"subscription-stopped:{subscription_id}",
@@ -254,7 +288,8 @@ def test_a_stop_retried_after_a_crash_before_its_enqueue_tells_of_the_restated_i
     for notice in notices:
         services.notification_dispatcher.dispatch(notice)
     assert f"invoice-issued:{restated_id}" in dict(sent_mail())
-    # A second retry enqueues them again, and nothing more is sent
+    # The client's retry finds the stop made: it records nothing more, and nothing more is sent
+    before = recorded_events()
     services.stops.stop(subscription_id, StopWhen.NOW, None)
-    again = [services.notification_dispatcher.dispatch(n) for n in queued(services)]
-    assert all(d.result is not None and d.result.status is SendStatus.DUPLICATE for d in again)
+    assert recorded_events() == before
+    assert queued(services) == []
