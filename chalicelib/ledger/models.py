@@ -9,8 +9,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chalicelib.catalog.models import Document
 from chalicelib.money import Currency
+from chalicelib.values import Document
 
 
 class OverpaymentRule(StrEnum):

@@ -1,7 +1,9 @@
 """Turning ledger rules into one DynamoDB transaction each.
 
 :class:`LedgerWrites` is what a transaction needs (creates, replaces at a version, updates) and can be
-appended to any other transaction's writes. :class:`Book` caches what postings read (KID lookups,
+appended to any other transaction's writes, with the events of its change (``invoice.paid``,
+``payment.received``, ``payment.refunded``, ``payment.failed``: the builders below are the one place each is
+made). :class:`Book` caches what postings read (KID lookups,
 invoices, accounts, settings) so that a payment file's transactions are prefetched a hundred at a time
 and each payment then costs one TransactWriteItems.
 """
@@ -12,12 +14,14 @@ import base64
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute
 
 from chalicelib.billing.models import Invoice, InvoiceStatus
-from chalicelib.ledger.models import Account, LedgerSettings
+from chalicelib.events import Event, EventType, new_event
+from chalicelib.ledger.models import Account, LedgerSettings, Payment
 from chalicelib.ledger.rules import InvoiceChange, InvoiceState, Posting, advance, number_entries
 from chalicelib.store import keys
 from chalicelib.store.base import MainItem
@@ -41,25 +45,112 @@ def tally(pk: str, sk: str, count: int, amount: int) -> Update:
 @dataclass
 class LedgerWrites:
     """Writes for one transaction. Append them to yours:
-    ``store.write([*creates, *w.creates], [*replaces, *w.replaces], updates=[*updates, *w.updates])``."""
+    ``store.write([*creates, *w.creates], [*replaces, *w.replaces], updates=[*updates, *w.updates],
+    events=[*events, *w.events])``."""
 
     creates: list[DocumentItem] = field(default_factory=list)
     replaces: list[tuple[DocumentItem, int]] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     invoice: Invoice | None = None
     became_paid: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     def extend(self, other: LedgerWrites) -> None:
-        """Add ``other``'s writes (not its invoice) to these."""
+        """Add ``other``'s writes and events (not its invoice) to these."""
         self.creates.extend(other.creates)
         self.replaces.extend(other.replaces)
         self.updates.extend(other.updates)
         self.became_paid.extend(i for i in other.became_paid if i not in self.became_paid)
+        known = {event.id for event in self.events}
+        self.events.extend(event for event in other.events if event.id not in known)
 
 
 PaidHook = Callable[[Sequence[Invoice]], LedgerWrites]
 """Called with the invoices a transaction is about to mark paid; its writes join that transaction (the
 place to grant access on payment)."""
+
+
+# A payment the ledger could not place on a customer's ledger (suspense) belongs to no seller yet: its
+# payment.received event says so with an empty legal_entity_id.
+NO_SELLER = ""
+
+
+def invoice_paid_event(invoice: Invoice, paid_on: date, now: datetime, cause: str) -> Event:
+    """``invoice.paid``: payments now cover ``invoice`` in full. ``cause`` (the payment, credit note or
+    suspense item whose posting paid it) keeps the id apart from an earlier paying that a reversal undid."""
+    return new_event(
+        EventType.INVOICE_PAID,
+        invoice.legal_entity_id,
+        now,
+        f"{invoice.id}|{cause}",
+        {
+            "invoice_id": invoice.id,
+            "number": invoice.number,
+            "customer_id": invoice.customer_id,
+            "paid_on": paid_on,
+            "total": {"amount": invoice.totals.gross, "currency": invoice.currency.value},
+        },
+    )
+
+
+def payment_received_event(payment: Payment, now: datetime, subject: str | None = None) -> Event:
+    """``payment.received``: ``payment`` came in and went where it says (invoices, credit or suspense);
+    ``subject`` is the change's key when it is not the payment's arrival (its assignment from suspense)."""
+    return new_event(
+        EventType.PAYMENT_RECEIVED,
+        payment.legal_entity_id or NO_SELLER,
+        now,
+        subject or payment.id,
+        {
+            "payment_id": payment.id,
+            "customer_id": payment.customer_id,
+            "amount": {"amount": payment.amount, "currency": payment.currency.value},
+            "method": payment.method.value,
+            "received_on": payment.paid_on,
+            "invoice_ids": list(dict.fromkeys(a.invoice_id for a in payment.allocations)),
+        },
+    )
+
+
+def payment_refunded_event(
+    refund_id: str, owner: tuple[str, str, str], amount: int, method: str, now: datetime
+) -> Event:
+    """``payment.refunded``: ``amount`` was paid back to the customer of ``owner`` (customer, seller,
+    currency); ``refund_id`` is the refund's own key (a credit note, a payment's overpayment, ...)."""
+    customer_id, legal_entity_id, currency = owner
+    return new_event(
+        EventType.PAYMENT_REFUNDED,
+        legal_entity_id,
+        now,
+        refund_id,
+        {
+            "payment_id": refund_id,
+            "customer_id": customer_id,
+            "amount": {"amount": amount, "currency": currency},
+            "method": method,
+        },
+    )
+
+
+def payment_failed_event(
+    invoice: Invoice, attempt_key: str, amount: int, method: str, reason: str, now: datetime
+) -> Event:
+    """``payment.failed``: the charge of ``invoice`` (its attempt ``attempt_key``, which is also the
+    event's payment id) was refused or failed."""
+    return new_event(
+        EventType.PAYMENT_FAILED,
+        invoice.legal_entity_id,
+        now,
+        attempt_key,
+        {
+            "payment_id": attempt_key,
+            "customer_id": invoice.customer_id,
+            "invoice_id": invoice.id,
+            "amount": {"amount": amount, "currency": invoice.currency.value},
+            "method": method,
+            "reason": reason,
+        },
+    )
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -221,10 +312,11 @@ def posting_writes(
     stored: StoredAccount,
     posting: Posting,
     invoices: dict[str, DocumentItem],
-    booked_on: Any,
-    now: Any,
+    booked_on: date,
+    now: datetime,
 ) -> LedgerWrites:
-    """The account, its new entries and the changed invoices' documents, as writes."""
+    """The account, its new entries and the changed invoices' documents, as writes, and ``invoice.paid``
+    for every invoice the posting paid in full."""
     account = advance(posting)
     writes = LedgerWrites()
     item = document_item("ledger_account", keys.ledger_account(*_owner(account)), account)
@@ -251,7 +343,16 @@ def posting_writes(
             writes.replaces.append((rewritten(current, updated), int(current.version)))
         if updated.status == InvoiceStatus.PAID and invoice.status != InvoiceStatus.PAID:
             writes.became_paid.append(invoice_id)
+            writes.events.append(invoice_paid_event(updated, booked_on, now, posting_cause(posting)))
     return writes
+
+
+def posting_cause(posting: Posting) -> str:
+    """What a posting books (its first entry's payment, else its document): the cause of what it paid."""
+    for entry in posting.entries:
+        if entry.payment_id or entry.document_id:
+            return entry.payment_id or entry.document_id or ""
+    return ""
 
 
 def _owner(account: Account) -> tuple[str, str, str]:

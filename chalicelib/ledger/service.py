@@ -1,12 +1,13 @@
 """The ledger service: the seam billing calls when it issues invoices and credit notes, incoming payments,
 suspense, and the ledger, payments and suspense reports. Rules live in :mod:`chalicelib.ledger.rules`;
-this module reads what they need and writes what they return, one transaction per event."""
+this module reads what they need and writes what they return, one transaction per event, with the events
+of that change (``payment.received``, ``invoice.paid``, ``payment.refunded``) in the same transaction."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -42,6 +43,9 @@ from chalicelib.ledger.posting import (
     Update,
     changed_invoice,
     invoice_facts,
+    invoice_paid_event,
+    payment_received_event,
+    payment_refunded_event,
     posting_writes,
     stable_id,
     tally,
@@ -156,10 +160,6 @@ class LedgerService:
         self._clock = clock
         self._zones = zones or SellerZones(store)
         self.paid_hooks: list[PaidHook] = list(paid_hooks)
-        # Called after a payment's transaction commits with the ids of the invoices it marked paid, and
-        # again when the same payment is recorded a second time (an import or webhook retried), so that
-        # what a crash after the commit lost is derived again (the payment-received notification).
-        self.committed_paid_hooks: list[Callable[[Sequence[str]], None]] = []
 
     def book(self) -> Book:
         """A fresh read cache."""
@@ -208,6 +208,8 @@ class LedgerService:
         writes.invoice = changed_invoice(invoice, change) if change else invoice
         if writes.invoice.status == InvoiceStatus.PAID:
             writes.became_paid.append(invoice.id)
+            # Paid by the customer's credit as it is issued: the issuing transaction records it.
+            writes.events.append(invoice_paid_event(writes.invoice, invoice.invoice_date, now, "issued"))
         self._hooks(writes, {invoice.id: writes.invoice})
         return writes
 
@@ -306,6 +308,12 @@ class LedgerService:
         )
         writes.creates.insert(0, _payment_item(payment))
         writes.updates.append(_day_total(payment, 1))
+        writes.events.insert(0, payment_received_event(payment, now))
+        if posting.refunded:
+            # The seller's rule pays an overpayment back rather than keeping it as credit.
+            writes.events.append(
+                payment_refunded_event(payment.id, owner, posting.refunded, payment.method.value, now)
+            )
         return PlannedPayment(payment, writes, owner, list(items))
 
     def _target(
@@ -354,32 +362,29 @@ class LedgerService:
             paid_on=payment.paid_on,
             created_at=now,
         )
-        writes = LedgerWrites(creates=[_payment_item(payment), _suspense_item(suspense)])
+        writes = LedgerWrites(
+            creates=[_payment_item(payment), _suspense_item(suspense)],
+            events=[payment_received_event(payment, now)],
+        )
         writes.updates.append(_day_total(payment, 1))
         return PlannedPayment(payment, writes)
 
     def commit(self, planned: PlannedPayment, book: Book, extra: Sequence[Update] = ()) -> bool:
-        """Write a planned payment in one transaction; False if it had been recorded before."""
+        """Write a planned payment and its events in one transaction; False if it had been recorded
+        before (then nothing is written: its events were recorded with it the first time)."""
         writes = planned.writes
         try:
-            self._store.write(writes.creates, writes.replaces, updates=[*writes.updates, *extra])
+            self._store.write(
+                writes.creates, writes.replaces, updates=[*writes.updates, *extra], events=writes.events
+            )
         except WriteConflictError as error:
             if 0 in error.failed:
-                if self.committed_paid_hooks:
-                    stored = self._store.get_document(keys.payment(planned.payment.id).pk, "PAYMENT", Payment)
-                    self._committed_paid(stored.became_paid if stored else [])
                 return False
             if planned.owner is not None:
                 book.forget(planned.owner, planned.invoice_ids)
             raise
         book.remember(writes)
-        self._committed_paid(writes.became_paid)
         return True
-
-    def _committed_paid(self, invoice_ids: Sequence[str]) -> None:
-        if invoice_ids:
-            for hook in self.committed_paid_hooks:
-                hook(list(invoice_ids))
 
     def record_payment(
         self, incoming: IncomingPayment, *, book: Book | None = None, extra: Sequence[Update] = ()
@@ -488,9 +493,8 @@ class LedgerService:
         suspense_item.version = int(stored.version)
         writes.replaces.append((suspense_item, int(stored.version)))
         if item.payment_id:
-            self._assigned_payment(writes, item.payment_id, owner, invoice_id, posting)
-        self._store.write(writes.creates, writes.replaces, updates=writes.updates)
-        self._committed_paid(writes.became_paid)
+            self._assigned_payment(writes, item.payment_id, owner, invoice_id, posting, now)
+        self._store.write(writes.creates, writes.replaces, updates=writes.updates, events=writes.events)
         return assigned
 
     def _assign_invoice(self, book: Book, item: SuspenseItem, invoice_id: str | None) -> Invoice | None:
@@ -535,6 +539,7 @@ class LedgerService:
         owner: tuple[str, str, str],
         invoice_id: str | None,
         posting: rules.Posting,
+        now: datetime,
     ) -> None:
         stored = self._store.get(keys.payment(payment_id).pk, "PAYMENT")
         if stored is None or stored.doc is None:
@@ -556,6 +561,8 @@ class LedgerService:
         item.version = int(stored.version)
         writes.replaces.append((item, int(stored.version)))
         writes.updates.extend([_day_total(payment, -1), _day_total(assigned, 1)])
+        # Its arrival's event named no seller: the seller now learns of the money on its customer's ledger.
+        writes.events.insert(0, payment_received_event(assigned, now, f"{payment_id}|assigned"))
 
     def move_to_suspense(
         self, customer_id: str, legal_entity_id: str, currency: Currency, amount: int, text: str
@@ -580,7 +587,9 @@ class LedgerService:
                 raise _invalid("amount", str(error), "exceeds_credit") from None
             writes = posting_writes(stored, posting, {}, suspense.paid_on, now)
             try:
-                self._store.write([*writes.creates, _suspense_item(suspense)], writes.replaces)
+                self._store.write(
+                    [*writes.creates, _suspense_item(suspense)], writes.replaces, events=writes.events
+                )
             except WriteConflictError:
                 continue
             return suspense
@@ -592,13 +601,21 @@ class LedgerService:
             now = self._clock.now()
             stored = self.book().account(customer_id, legal_entity_id, currency.value)
             try:
-                posting = rules.refund_credit(stored.account, amount, stable_id("ref", str(now)), now)
+                refund_id = stable_id("ref", str(now))
+                posting = rules.refund_credit(stored.account, amount, refund_id, now)
             except rules.LedgerRuleError as error:
                 raise _invalid("amount", str(error), "exceeds_credit") from None
             booked_on = self._zones.business_date(now, legal_entity_id)
             writes = posting_writes(stored, posting, {}, booked_on, now)
+            refunded = payment_refunded_event(
+                refund_id,
+                (customer_id, legal_entity_id, currency.value),
+                amount,
+                IncomingMethod.MANUAL.value,
+                now,
+            )
             try:
-                self._store.write(writes.creates, writes.replaces)
+                self._store.write(writes.creates, writes.replaces, events=[*writes.events, refunded])
             except WriteConflictError:
                 continue
             return rules.advance(posting)

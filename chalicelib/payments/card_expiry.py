@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from chalicelib.billing.models import Invoice
-from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.clock import Clock, local_date
 from chalicelib.customers.models import Customer
 from chalicelib.ledger.models import Payment
@@ -73,6 +73,7 @@ from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, WriteConflictError, document_item
 from chalicelib.store.due import NEW_CARD_RUN, due_entries, due_entry
 from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+from chalicelib.values import Document, PaymentMethod
 
 if TYPE_CHECKING:
     from chalicelib.payments.stripe_card import SavedCard

@@ -20,10 +20,10 @@ from enum import StrEnum
 from pydantic import Field
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.catalog.models import Document, PaymentMethod
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, Keys, document_item, lookup_item
 from chalicelib.store.due import CHARGE_RUN, POLL_RUN, due_entry
+from chalicelib.values import Document, PaymentMethod
 
 # The methods whose agreements and charges live at a payment provider we drive.
 PROVIDER_OF: dict[PaymentMethod, str] = {PaymentMethod.VIPPS: "vipps", PaymentMethod.CARD: "stripe"}

@@ -7,6 +7,11 @@ between a provider call and our write, a duplicated or reordered webhook all end
 webhook is only a signal: the worker fetches the agreement or charge from the provider before acting,
 and a state only moves forward (open → paid, failed or cancelled; a failed charge that is paid later
 still becomes paid).
+
+Each change records its events in its own transaction: a charge that fails ``payment.failed`` with the
+charge record's move to ``failed``, a paid charge ``payment.received`` and ``invoice.paid`` with its ledger
+payment (:meth:`LedgerService.record_payment`), a credit note paid back ``payment.refunded`` with the
+refund record's move to ``done``.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.catalog.models import LegalEntity, PaymentMethod, Plan
+from chalicelib.catalog.models import LegalEntity, Plan
 from chalicelib.catalog.zones import SellerZones
 from chalicelib.clock import Clock, local_date
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.steps import CardRetryRequest, retry_request_keys
 from chalicelib.errors import NotFoundError, ValidationFailedError
+from chalicelib.events import Event
 from chalicelib.ledger.models import IncomingMethod
+from chalicelib.ledger.posting import payment_failed_event, payment_refunded_event
 from chalicelib.ledger.service import IncomingPayment, LedgerService
 from chalicelib.money import Currency, Money
 from chalicelib.notifications.render import MessageKind
@@ -80,6 +87,7 @@ from chalicelib.subscriptions.models import (
     SubscriptionStatus,
 )
 from chalicelib.subscriptions.writes import subscription_item
+from chalicelib.values import PaymentMethod
 
 if TYPE_CHECKING:
     from chalicelib.container import Services
@@ -491,6 +499,7 @@ class PaymentService:
             record, version = found
             now = self._clock.now()
             update: dict[str, Any] = {"provider_status": result.provider_status, "updated_at": now}
+            events: list[Event] = []
             if result.charge_ref and record.charge_ref is None:
                 update["charge_ref"] = result.charge_ref
             paid = result.captured or result.amount
@@ -517,6 +526,7 @@ class PaymentService:
                     "decline_code": result.decline_code,
                     "customer_action_url": result.customer_action_url,
                 }
+                events = self._failed_events(record, reason, now)
             elif result.status == ChargeStatus.CANCELLED:
                 if record.state not in OPEN_CHARGE:
                     return record
@@ -527,7 +537,7 @@ class PaymentService:
                 update["state"] = ChargeState.OPEN
             changed = record.model_copy(update=update)
             try:
-                self._store.write([], [(charge_item(changed, version), version)])
+                self._store.write([], [(charge_item(changed, version), version)], events=events)
             except WriteConflictError:
                 continue
             if changed.state == ChargeState.CANCELLED:
@@ -540,6 +550,16 @@ class PaymentService:
             )
             return changed
         return None
+
+    def _failed_events(self, record: ChargeRecord, reason: str, now: datetime) -> list[Event]:
+        """``payment.failed`` for the record's attempt (none when its invoice is gone)."""
+        invoice = self._invoice(record.invoice_id)
+        if invoice is None:
+            return []
+        # The attempt's own key, the one the provider de-duplicates it by: one event per attempt.
+        attempt = f"{record.invoice_id}-retry-{record.attempt}" if record.attempt else record.invoice_id
+        method = INCOMING[record.provider].value
+        return [payment_failed_event(invoice, attempt, record.amount, method, reason, now)]
 
     def _record_payment(self, record: ChargeRecord, charge_ref: str, paid: Money, now: datetime) -> str:
         invoice = self._invoice(record.invoice_id)
@@ -1050,6 +1070,12 @@ class PaymentService:
             ]
             creates: list[DocumentItem] = []
             updates: list[Any] = []
+            owner = (invoice.customer_id, invoice.legal_entity_id, record.currency)
+            events = [
+                payment_refunded_event(
+                    record.credit_note_id, owner, record.amount, INCOMING[record.provider].value, now
+                )
+            ]
             try:
                 posting = rules.refund_credit(stored.account, record.amount, record.credit_note_id, now)
             except rules.LedgerRuleError:
@@ -1062,8 +1088,9 @@ class PaymentService:
                 writes = posting_writes(stored, posting, {}, booked_on, now)
                 creates, updates = writes.creates, writes.updates
                 replaces += writes.replaces
+                events += writes.events
             try:
-                self._store.write(creates, replaces, updates=updates)
+                self._store.write(creates, replaces, updates=updates, events=events)
             except WriteConflictError:
                 continue
             logger.info("credit note refunded", extra={"credit_note_id": record.credit_note_id})
@@ -1219,9 +1246,7 @@ def payment_service(services: Services) -> PaymentService:
         raise ValidationFailedError(f"{method.value} is not paid through a payment provider")
 
     def failed_charge(invoice_id: str, method: PaymentMethod, reason: str, at: datetime) -> object:
-        from chalicelib.dunning.service import dunning_services
-
-        return dunning_services(services).service.record_failed_charge(invoice_id, method, reason, at)
+        return services.dunning.service.record_failed_charge(invoice_id, method, reason, at)
 
     return PaymentService(
         services.documents, services.ledger, services.notifications, services.clock, adapters, failed_charge

@@ -40,8 +40,8 @@ from chalicelib.payments.interface import (
     InvoiceCharge,
     RefundResult,
 )
-from chalicelib.payments.settings import StripeSettings
 from chalicelib.payments.stripe_signature import header_value, verify_signature
+from chalicelib.settings import StripeSettings
 
 PROVIDER = "stripe"
 _T = TypeVar("_T")

@@ -39,8 +39,8 @@ from chalicelib.payments.interface import (
     InvoiceCharge,
     RefundResult,
 )
-from chalicelib.payments.settings import VippsSettings
 from chalicelib.payments.vipps_signature import verify_webhook
+from chalicelib.settings import VippsSettings
 
 PROVIDER = "vipps"
 _ORDER_ID = re.compile(r"[a-zA-Z0-9-]{1,50}")

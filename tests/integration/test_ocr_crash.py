@@ -12,10 +12,11 @@ import pytest
 
 from chalicelib.billing.models import Invoice
 from chalicelib.container import Services
-from chalicelib.jobs.runner import InvocationContext
+from chalicelib.jobs.invocation import InvocationContext
 from functions.ocr_import import handler
 from infra.awscalls import InjectedCrash, count_aws_requests, fail_at_call
 from tests.support.aws import REGION, fresh_resources
+from tests.support.events import recorded_events
 from tests.support.ledger import dump_table, seed_customer, seed_invoice, seed_seller
 from tests.support.ocr import Paid, ocr_file
 
@@ -23,14 +24,14 @@ KEY = "ocr/crash.txt"
 
 
 def seed(services: Services) -> tuple[Invoice, Invoice]:
-    """An empty main table but for a seller and two customers with an invoice each."""
-    table = (
-        boto3.session.Session().resource("dynamodb", region_name=REGION).Table(services.settings.main_table)
-    )
-    with table.batch_writer() as batch:
-        for page in table.meta.client.get_paginator("scan").paginate(TableName=table.name):
-            for item in page["Items"]:
-                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+    """Empty main and events tables but for a seller and two customers with an invoice each."""
+    dynamodb = boto3.session.Session().resource("dynamodb", region_name=REGION)
+    for name in (services.settings.main_table, services.settings.events_table):
+        table = dynamodb.Table(name)
+        with table.batch_writer() as batch:
+            for page in table.meta.client.get_paginator("scan").paginate(TableName=table.name):
+                for item in page["Items"]:
+                    batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
     seed_seller(services)
     first = seed_customer(services, "cus_seed_1", 10001)
     second = seed_customer(services, "cus_seed_2", 10002)
@@ -100,6 +101,8 @@ def test_an_import_crashed_at_every_aws_call_and_rerun_ends_as_an_uncrashed_one(
     with count_aws_requests() as counter:
         assert run(event) == {"batchItemFailures": []}
     expected = dump_table(services)
+    expected_events = [event.as_json() for event in recorded_events()]
+    assert {event["type"] for event in expected_events} == {"payment.received", "invoice.paid"}
     assert counter.count(service="dynamodb", operation="TransactWriteItems") >= 5
     assert any(pk.startswith("SUSPENSE#") for pk, _ in expected)
     crashes = 0
@@ -114,6 +117,9 @@ def test_an_import_crashed_at_every_aws_call_and_rerun_ends_as_an_uncrashed_one(
         assert run(event) == {"batchItemFailures": []}
         # Then the table is exactly what one complete run leaves
         assert dump_table(services) == expected, f"after a crash at {fault.failed_call}"
+        # and its events are those of one complete run, each recorded once
+        events = [event.as_json() for event in recorded_events()]
+        assert events == expected_events, f"after a crash at {fault.failed_call}"
         if not fault.fired:
             break
         crashes += 1
