@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from chalicelib.avtalegiro.claims import READ_CHUNK, SubmissionResult, _DailyFiles, _months, _pair
+from chalicelib.avtalegiro.daily_files import READ_CHUNK, SubmissionResult, _DailyFiles, _months, _pair
 from chalicelib.avtalegiro.models import (
     AvtaleGiroConfig,
     ClaimMarker,
@@ -26,7 +26,7 @@ from chalicelib.avtalegiro.models import (
 )
 from chalicelib.avtalegiro.window import deletion_window
 from chalicelib.errors import UnavailableError
-from chalicelib.formats.avtalegiro import DueWindow, FileKind
+from chalicelib.formats.avtalegiro.claims import DueWindow, FileKind
 from chalicelib.store.documents import DocumentItem, WriteConflictError, document_item
 
 CLAIMS_PER_TRANSACTION = 49  # two items each, plus the submission's condition

@@ -8,11 +8,12 @@ one stops the agreements and puts their subscriptions back on invoice with KID. 
 is listed in the file's report, not raised.
 
 A deletion that puts subscriptions back on invoice after the mandate (or its agreements) was active
-owes the customer a ``mandate_deleted`` notice (key ``mandate-deleted:<kid>:<file id>``). The mandate
-stores which subscriptions it switched, so that a retry of an unfinished import (which switches nothing
-again) derives the same notices; they are enqueued after every mandate of the file has committed and
-before the file counts as imported. A replay of an imported file, or a deletion of a mandate already
-deleted, enqueues nothing.
+records ``mandate.deleted`` in that KID's transaction, with the subscriptions it switched; the
+notification consumer sends the customer its ``mandate_deleted`` notice from it (key
+``mandate-deleted:<kid>:<file id>``). The event exists exactly when the switch committed, so nothing is
+lost between commit and send. A retry of an unfinished import switches nothing again and so records
+nothing; nor does a replay of an imported file, or a deletion of a mandate already deleted. The mandate
+stores which subscriptions its deletion put back on invoice (``switched_to_invoice``).
 
 A KID names agreements through the ``AGKID#`` lookup (:func:`agreement_kid_writes`), else as the
 customer-level KID an order gives an AvtaleGiro agreement (customer number + invoice part 0), else as an
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.avtalegiro.models import (
@@ -35,13 +37,12 @@ from chalicelib.avtalegiro.models import (
 )
 from chalicelib.billing.kid import DEFAULT_KID_LAYOUT, InvalidKidError
 from chalicelib.billing.models import Invoice
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.clock import Clock
 from chalicelib.customers.models import Customer
 from chalicelib.errors import UnavailableError
-from chalicelib.formats.avtalegiro import MandateFile, MandateRecord, parse_mandates
+from chalicelib.events import Event, EventType, new_event
+from chalicelib.formats.avtalegiro.mandates import MandateFile, MandateRecord, parse_mandates
 from chalicelib.ledger.service import ATTEMPTS, backoff
-from chalicelib.notifications.queue import Notice, NotificationQueue, mandate_deleted
 from chalicelib.store import keys
 from chalicelib.store.documents import (
     DocumentItem,
@@ -58,6 +59,7 @@ from chalicelib.subscriptions.models import (
     SubscriptionStatus,
 )
 from chalicelib.subscriptions.writes import subscription_item
+from chalicelib.values import PaymentMethod
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -92,16 +94,31 @@ class _Target:
     subscriptions: list[tuple[Subscription, int]]
 
 
+def _switch_replaces(
+    target: _Target, active: bool, switched: list[tuple[Subscription, int]], method: PaymentMethod
+) -> list[tuple[DocumentItem, int]]:
+    """The agreements a mandate starts (``active``) or stops, and the ``switched`` subscriptions moved to
+    ``method``, each at the version read."""
+    replaces: list[tuple[DocumentItem, int]] = []
+    agreement_status = AgreementStatus.ACTIVE if active else AgreementStatus.STOPPED
+    for agreement, version in target.agreements:
+        if agreement.status != agreement_status:
+            changed = agreement.model_copy(update={"status": agreement_status})
+            item = document_item("agreement", keys.agreement(agreement.id), changed, status=changed.status)
+            replaces.append((item, version))
+    for subscription, version in switched:
+        changed_sub = subscription.model_copy(update={"payment_method": method})
+        replaces.append((subscription_item(changed_sub), version))
+    return replaces
+
+
 class MandateImports:
     """Imports mandate files and applies each mandate to the agreements and subscriptions it names."""
 
-    def __init__(
-        self, store: DocumentStore, s3: S3Client, clock: Clock, notices: NotificationQueue | None = None
-    ) -> None:
+    def __init__(self, store: DocumentStore, s3: S3Client, clock: Clock) -> None:
         self._store = store
         self._s3 = s3
         self._clock = clock
-        self._notices = notices
 
     def import_object(self, bucket: str, key: str, etag: str = "") -> MandateImportResult:
         """Import the mandate file at ``bucket``/``key``."""
@@ -110,8 +127,9 @@ class MandateImports:
         return self.import_bytes(data, key)
 
     def import_bytes(self, data: bytes, key: str) -> MandateImportResult:
-        """Import a mandate file's bytes; raises :class:`~chalicelib.formats.avtalegiro.AvtaleGiroFileError`
-        for a file that is not one (nothing is written then)."""
+        """Import a mandate file's bytes; raises
+        :class:`~chalicelib.formats.avtalegiro.records.AvtaleGiroFileError` for a file that is not one
+        (nothing is written then)."""
         parsed = parse_mandates(data)
         report_keys = mandate_file_key(parsed.sha256)
         stored = self._store.get(report_keys.pk, report_keys.sk)
@@ -152,13 +170,11 @@ class MandateImports:
         result = MandateImportResult(parsed.sha256, mandates=len(parsed.mandates))
         # The last record of a KID in the file is the one that counts.
         latest: dict[str, MandateRecord] = {m.kid: m for m in parsed.mandates}
-        notices: list[Notice] = []
         for record in latest.values():
-            if self._apply(record, parsed.sha256, notices):
+            if self._apply(record, parsed.sha256):
                 result.linked += 1
             else:
                 result.unknown_kids.append(record.kid)
-        self._notify(notices)
         finished = report.model_copy(
             update={
                 "status": "imported",
@@ -182,32 +198,22 @@ class MandateImports:
         """A mandate file's report."""
         return self._store.get_document(*_pair(mandate_file_key(file_id)), MandateFileReport)
 
-    def _notify(self, notices: list[Notice]) -> None:
-        """After the file's mandates committed, before the file counts as imported: the customers' notices.
-        A failed enqueue raises and leaves the file importing (its switches stay); the retry applies the
-        file again and derives the same notices from the stored mandates (each key sends once)."""
-        if self._notices is not None and notices:
-            self._notices.enqueue(notices)
-
-    def _apply(self, record: MandateRecord, file_id: str, notices: list[Notice]) -> bool:
-        """Store one mandate and switch what it names, adding the notice it owes the customer to
-        ``notices``; False when its KID names nothing."""
+    def _apply(self, record: MandateRecord, file_id: str) -> bool:
+        """Store one mandate and switch what it names; False when its KID names nothing."""
         for attempt in range(ATTEMPTS):
             target = self._target(record.kid)
             if target is None:
                 return False
             try:
-                notice = self._write(record, file_id, target)
-                if notice is not None:
-                    notices.append(notice)
+                self._write(record, file_id, target)
                 return True
             except WriteConflictError:
                 backoff(attempt)
         raise UnavailableError("agreements kept changing during the mandate import; it will be retried")
 
-    def _write(self, record: MandateRecord, file_id: str, target: _Target) -> Notice | None:
-        """One KID's transaction; returns the notice it owes the customer (a deletion that put
-        subscriptions back on invoice), also when an earlier, unfinished import of this file made it."""
+    def _write(self, record: MandateRecord, file_id: str, target: _Target) -> None:
+        """One KID's transaction: the mandate, its agreements and subscriptions switched, and
+        ``mandate.deleted`` when a deletion puts subscriptions back on invoice now."""
         now = self._clock.now()
         stored = self._store.get(*_pair(mandate_key(record.kid)))
         previous = stored.document(Mandate) if stored is not None and stored.doc is not None else None
@@ -222,22 +228,20 @@ class MandateImports:
             for subscription, version in target.subscriptions
             if subscription.payment_method != method and subscription.status not in _ENDED
         ]
-        told: list[str] = []
+        told: list[Subscription] = []  # put back on invoice by this transaction after an active mandate
+        switched_before: list[str] = []
         if not active:
             was_active = (previous is not None and previous.status == MandateStatus.ACTIVE) or any(
                 agreement.status == AgreementStatus.ACTIVE for agreement, _ in target.agreements
             )
-            retried = (
+            told = [subscription for subscription, _ in switched] if was_active else []
+            if (
                 previous is not None
                 and previous.status == MandateStatus.DELETED
                 and previous.file_id == file_id
-            )
-            told = sorted(
-                {
-                    *(previous.switched_to_invoice if previous is not None and retried else []),
-                    *(subscription.id for subscription, _ in switched if was_active),
-                }
-            )
+            ):
+                # An unfinished import of this file switched these already (and recorded that).
+                switched_before = previous.switched_to_invoice
         mandate = Mandate(
             kid=record.kid,
             status=MandateStatus.ACTIVE if active else MandateStatus.DELETED,
@@ -248,7 +252,7 @@ class MandateImports:
             active_since=since,
             file_id=file_id,
             updated_at=now,
-            switched_to_invoice=told,
+            switched_to_invoice=sorted({*switched_before, *(s.id for s in told)}),
         )
         creates: list[DocumentItem] = []
         replaces: list[tuple[DocumentItem, int]] = []
@@ -257,23 +261,9 @@ class MandateImports:
             creates.append(item)
         else:
             replaces.append((item, int(stored.version)))
-        agreement_status = AgreementStatus.ACTIVE if active else AgreementStatus.STOPPED
-        for agreement, version in target.agreements:
-            if agreement.status != agreement_status:
-                changed = agreement.model_copy(update={"status": agreement_status})
-                replaces.append(
-                    (
-                        document_item(
-                            "agreement", keys.agreement(agreement.id), changed, status=changed.status
-                        ),
-                        version,
-                    )
-                )
-        for subscription, version in switched:
-            changed_sub = subscription.model_copy(update={"payment_method": method})
-            replaces.append((subscription_item(changed_sub), version))
-        self._store.write(creates, replaces)
-        return mandate_deleted(record.kid, file_id, target.customer_id, told) if told else None
+        replaces.extend(_switch_replaces(target, active, switched, method))
+        events = [mandate_deleted_event(mandate, told, now)] if told else []
+        self._store.write(creates, replaces, events=events)
 
     def _target(self, kid: str) -> _Target | None:
         agreement_ids = self._agreements_by_lookup(kid)
@@ -351,6 +341,24 @@ class MandateImports:
             cursor = page.next_cursor
             if cursor is None:
                 return found
+
+
+def mandate_deleted_event(mandate: Mandate, switched: list[Subscription], now: datetime) -> Event:
+    """``mandate.deleted``: the deletion of ``mandate`` (by its file) put the ``switched`` subscriptions
+    (at least one; a KID is one seller's) back on invoice. Subject ``<kid>:<file id>``, as in the notice's
+    key."""
+    return new_event(
+        EventType.MANDATE_DELETED,
+        switched[0].legal_entity_id,
+        now,
+        f"{mandate.kid}:{mandate.file_id}",
+        {
+            "kid": mandate.kid,
+            "customer_id": mandate.customer_id,
+            "subscription_ids": sorted(subscription.id for subscription in switched),
+            "file_id": mandate.file_id,
+        },
+    )
 
 
 def _pair(key: Keys) -> tuple[str, str]:

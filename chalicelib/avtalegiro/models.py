@@ -19,9 +19,10 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chalicelib.catalog.models import Document
-from chalicelib.formats.avtalegiro import Claim, FileKind, MandateRegistration
+from chalicelib.formats.avtalegiro.claims import Claim, FileKind
+from chalicelib.formats.avtalegiro.mandates import MandateRegistration
 from chalicelib.store.documents import Keys
+from chalicelib.values import Document
 
 
 class EntityAgreement(Document):
@@ -66,7 +67,7 @@ class Mandate(Document):
     switched_to_invoice: list[str] = Field(
         default_factory=list,
         description="subscriptions this deletion of an active mandate put back on invoice with KID "
-        "(the customer is told once, also when the file's import is retried)",
+        "(recorded as mandate.deleted in the transaction that switched them)",
     )
 
 

@@ -18,7 +18,7 @@ import holidays
 from netsgiro import get_minimum_due_date
 
 from chalicelib.clock import DEFAULT_TIME_ZONE
-from chalicelib.formats.avtalegiro import DueWindow
+from chalicelib.formats.avtalegiro.claims import DueWindow
 
 CUT_OFF = time(14, 0)
 MINIMUM_NOTICE_DAYS = 4

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import Field
 
-from chalicelib.catalog.models import Address, Document
 from chalicelib.catalog.vat import VatCode
 from chalicelib.money import Currency
+from chalicelib.values import Address, Document
 
 
 class CustomerType(StrEnum):

@@ -38,14 +38,16 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice
-from chalicelib.catalog.models import Address, LegalEntity
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.index import DunningCase, handoff_partition
 from chalicelib.dunning.limits import DEFAULT_INTEREST_RATES, InterestRateTable, UnknownDunningLimitError
 from chalicelib.dunning.plans import StepKind
 from chalicelib.dunning.schedule import DunningState, late_payment_interest
 from chalicelib.money import Money
+from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
+from chalicelib.values import Address
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -118,16 +120,8 @@ def interest_record(
     }
 
 
-def claim_record(
-    case: DunningCase,
-    invoice: Invoice,
-    entity: LegalEntity,
-    customer: Customer,
-    fee_invoices: dict[str, Invoice],
-    day: date,
-    rates: InterestRateTable = DEFAULT_INTEREST_RATES,
-) -> dict[str, Any]:
-    """Everything a collection agency needs about one claim. Pure."""
+def fee_records(case: DunningCase, fee_invoices: dict[str, Invoice]) -> list[dict[str, Any]]:
+    """The fee documents the case's letters charged, with what is still open of each. Pure."""
     fees: list[dict[str, Any]] = []
     for letter in case.letters:
         if not letter.fee_invoice_id:
@@ -144,22 +138,37 @@ def claim_record(
                 "charged_on": letter.sent_on.isoformat(),
             }
         )
+    return fees
+
+
+def letter_records(case: DunningCase, kind: StepKind) -> list[dict[str, Any]]:
+    """The case's letters of one kind (reminders, collection notices), oldest first. Pure."""
+    return [
+        {
+            "sent_on": letter.sent_on.isoformat(),
+            "deadline": letter.deadline.isoformat(),
+            "fee": letter.fee,
+        }
+        for letter in case.letters
+        if letter.kind is kind
+    ]
+
+
+def claim_record(
+    case: DunningCase,
+    invoice: Invoice,
+    entity: LegalEntity,
+    customer: Customer,
+    fee_invoices: dict[str, Invoice],
+    day: date,
+    rates: InterestRateTable = DEFAULT_INTEREST_RATES,
+) -> dict[str, Any]:
+    """Everything a collection agency needs about one claim. Pure."""
+    fees = fee_records(case, fee_invoices)
     fees_open = sum(int(fee["open"]) for fee in fees)
     interest = interest_record(invoice, entity.country, day, rates)
     total = invoice.open_amount + fees_open + (interest["amount"] or 0)
-
-    def letter_record(kind: StepKind) -> list[dict[str, Any]]:
-        return [
-            {
-                "sent_on": letter.sent_on.isoformat(),
-                "deadline": letter.deadline.isoformat(),
-                "fee": letter.fee,
-            }
-            for letter in case.letters
-            if letter.kind is kind
-        ]
-
-    notices = letter_record(StepKind.COLLECTION_NOTICE)
+    notices = letter_records(case, StepKind.COLLECTION_NOTICE)
     return {
         "creditor": creditor_record(entity),
         "invoice_id": invoice.id,
@@ -174,10 +183,21 @@ def claim_record(
         "fees_open": fees_open,
         "interest": interest,
         "total_claim": total,
-        "reminders": letter_record(StepKind.REMINDER),
+        "reminders": letter_records(case, StepKind.REMINDER),
         "collection_notice": notices[-1] if notices else None,
         "handed_over_on": day.isoformat(),
         "debtor": debtor_record(customer),
+    }
+
+
+def read_fee_invoices(store: DocumentStore, case: DunningCase) -> dict[str, Invoice]:
+    """The fee documents of the case's letters, by id, in one BatchGetItem (for :func:`claim_record`)."""
+    fee_ids = [letter.fee_invoice_id for letter in case.letters if letter.fee_invoice_id]
+    fees = store.batch_get((keys.invoice(i).pk, "INVOICE") for i in fee_ids)
+    return {
+        item.pk.removeprefix(keys.invoice("").pk): item.document(Invoice)
+        for item in fees.values()
+        if item.doc is not None
     }
 
 

@@ -17,11 +17,11 @@ from enum import StrEnum
 from pydantic import Field
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.catalog.models import Document, PaymentMethod
 from chalicelib.dunning.plans import StepKind
 from chalicelib.money import Currency
 from chalicelib.store.documents import DocumentItem, Keys, document_item
 from chalicelib.store.due import DUNNING_RUN, due_entry
+from chalicelib.values import Document, PaymentMethod
 
 DUNNING_SHARDS = 16
 CASE_KIND = "dunning_case"

@@ -9,10 +9,10 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.dunning.limits import DunningLimits, LimitsTable, UnknownDunningLimitError
 from chalicelib.errors import FieldError, ValidationFailedError
 from chalicelib.money import Currency, Money
+from chalicelib.values import PaymentMethod
 
 
 class StepKind(StrEnum):
@@ -119,48 +119,60 @@ def _order_errors(plan: DunningPlan) -> list[FieldError]:
 
 
 def _fee_errors(plan: DunningPlan, rules: DunningLimits) -> list[FieldError]:
+    """Each fee-carrying step against the law, then the plan's fees together."""
     errors: list[FieldError] = []
     fee_steps: list[tuple[int, DunningStep]] = []
     for index, step in enumerate(plan.steps):
         if step.fee is None or step.fee.is_zero():
             continue
-        field = f"steps[{index}].fee"
         if step.kind not in FEE_KINDS:
-            errors.append(
-                FieldError(field, "only reminders and collection notices carry a fee", "not_allowed")
-            )
+            message = "only reminders and collection notices carry a fee"
+            errors.append(FieldError(f"steps[{index}].fee", message, "not_allowed"))
             continue
         fee_steps.append((index, step))
-        if step.fee.currency != rules.currency:
-            errors.append(FieldError(field, f"fees in {rules.country} are in {rules.currency}", "mismatch"))
-            continue
-        cap = rules.max_reminder_fee if step.kind is StepKind.REMINDER else rules.max_notice_fee
-        if cap is None:
-            errors.append(FieldError(field, f"no fee may be charged for a {step.kind} in {rules.country}"))
-        elif step.fee > cap:
-            errors.append(
-                FieldError(
-                    field,
-                    f"{step.fee.format_plain()} is above the legal maximum of {cap.format_plain()} for a "
-                    f"{step.kind} in {rules.country} ({rules.source})",
-                    "above_legal_limit",
-                )
+        errors.extend(_step_fee_errors(plan, index, step, step.fee, rules))
+    return errors + _fee_count_errors(fee_steps, rules)
+
+
+def _step_fee_errors(
+    plan: DunningPlan, index: int, step: DunningStep, fee: Money, rules: DunningLimits
+) -> list[FieldError]:
+    """One step's fee: its currency, the legal maximum, how soon after the due date, prior agreement."""
+    field = f"steps[{index}].fee"
+    if fee.currency != rules.currency:
+        return [FieldError(field, f"fees in {rules.country} are in {rules.currency}", "mismatch")]
+    errors: list[FieldError] = []
+    cap = rules.max_reminder_fee if step.kind is StepKind.REMINDER else rules.max_notice_fee
+    if cap is None:
+        errors.append(FieldError(field, f"no fee may be charged for a {step.kind} in {rules.country}"))
+    elif fee > cap:
+        errors.append(
+            FieldError(
+                field,
+                f"{fee.format_plain()} is above the legal maximum of {cap.format_plain()} for a "
+                f"{step.kind} in {rules.country} ({rules.source})",
+                "above_legal_limit",
             )
-        if step.days < rules.min_fee_days_after_due:
-            errors.append(
-                FieldError(
-                    field,
-                    f"a fee may only be charged {rules.min_fee_days_after_due} days or more after the due "
-                    f"date in {rules.country}; this step is at day {step.days}",
-                    "too_early",
-                )
+        )
+    if step.days < rules.min_fee_days_after_due:
+        errors.append(
+            FieldError(
+                field,
+                f"a fee may only be charged {rules.min_fee_days_after_due} days or more after the due "
+                f"date in {rules.country}; this step is at day {step.days}",
+                "too_early",
             )
-        if rules.fee_requires_prior_agreement and not plan.fees_agreed_in_advance:
-            errors.append(
-                FieldError(
-                    field, f"fees in {rules.country} need the customer's prior agreement", "not_agreed"
-                )
-            )
+        )
+    if rules.fee_requires_prior_agreement and not plan.fees_agreed_in_advance:
+        errors.append(
+            FieldError(field, f"fees in {rules.country} need the customer's prior agreement", "not_agreed")
+        )
+    return errors
+
+
+def _fee_count_errors(fee_steps: list[tuple[int, DunningStep]], rules: DunningLimits) -> list[FieldError]:
+    """The plan's fees together: at most the legal number per claim, and far enough apart."""
+    errors: list[FieldError] = []
     if rules.max_fees is not None and len(fee_steps) > rules.max_fees:
         index = fee_steps[rules.max_fees][0]
         errors.append(

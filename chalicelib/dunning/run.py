@@ -32,13 +32,13 @@ from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity
 from chalicelib.catalog.zones import seller_run_date
 from chalicelib.customers.models import Customer
-from chalicelib.dunning.handoff import HandoffExporter, claim_record
+from chalicelib.dunning.handoff import HandoffExporter, claim_record, read_fee_invoices
 from chalicelib.dunning.index import CaseStatus, DunningCase, due_partition
+from chalicelib.dunning.plan_store import PlanStore
 from chalicelib.dunning.planning import plan_dunning_run
 from chalicelib.dunning.plans import DunningPlan, StepKind
 from chalicelib.dunning.schedule import RetryCharge, StepDue
-from chalicelib.dunning.service import PlanStore
-from chalicelib.dunning.steps import StepWriter, Writes, case_write, step_fee, upcoming
+from chalicelib.dunning.steps import StepWriter, Writes, case_write, step_events, step_fee, upcoming
 from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
 from chalicelib.store import keys
@@ -154,7 +154,7 @@ class DunningRun:
         for invoice_id in invoice_ids:
             for attempt in range(ATTEMPTS):
                 try:
-                    self._one(cache, invoice_id, found, customers, day, run_date, now, report)
+                    self._work_case(cache, invoice_id, found, customers, day, run_date, now, report)
                     break
                 except WriteConflictError:
                     # A payment, a second worker or a reminder on demand changed it: read it again.
@@ -168,7 +168,7 @@ class DunningRun:
             else:
                 raise WriteConflictError(f"the dunning of invoice {invoice_id} kept changing", [])
 
-    def _one(  # noqa: PLR0911 - one outcome per state of the case
+    def _work_case(
         self,
         cache: _Cache,
         invoice_id: str,
@@ -179,6 +179,7 @@ class DunningRun:
         now: datetime,
         report: DunningReport,
     ) -> None:
+        """One invoice of the partition: its case closed, moved on, or given its plan's next action."""
         case_item = found.get((f"DUNNING#{invoice_id}", "CASE"))
         if case_item is None or case_item.doc is None:
             return
@@ -188,20 +189,9 @@ class DunningRun:
         invoice_item = found.get((keys.invoice(invoice_id).pk, "INVOICE"))
         invoice = invoice_item.document(Invoice) if invoice_item is not None and invoice_item.doc else None
         if invoice is None or invoice.status != InvoiceStatus.ISSUED or invoice.open_amount <= 0:
-            reason = invoice.status.value if invoice is not None else "gone"
-            self._save(
-                case.model_copy(
-                    update={"status": CaseStatus.CLOSED, "closed_reason": reason, "next_on": None}
-                ),
-                version,
-            )
-            report.closed.append(invoice_id)
+            self._close(case, version, invoice.status.value if invoice is not None else "gone", report)
             return
-        customer_key = (keys.customer(invoice.customer_id).pk, keys.customer(invoice.customer_id).sk)
-        customer_item = customers.get(customer_key) or self._store.get(*customer_key)
-        if customer_item is None or customer_item.doc is None:
-            raise LookupError(f"the customer of invoice {invoice_id} is gone")
-        customer = customer_item.document(Customer)
+        customer = self._customer(customers, invoice)
         entity = self._entity(cache, invoice.legal_entity_id)
         # The run's date on the seller's own calendar: a seller west of Oslo is still on the day before.
         run_date = seller_run_date(run_date, entity, now)
@@ -211,8 +201,22 @@ class DunningRun:
             self._save(case.model_copy(update={"next_on": run_date + timedelta(days=1)}), version)
             report.no_plan.append(invoice_id)
             return
-        plan = stored.plan
-        case = case.model_copy(update={"plan_id": plan.id})
+        case = case.model_copy(update={"plan_id": stored.plan.id})
+        self._next_action(case, version, invoice, entity, customer, stored.plan, run_date, now, report)
+
+    def _next_action(
+        self,
+        case: DunningCase,
+        version: int,
+        invoice: Invoice,
+        entity: LegalEntity,
+        customer: Customer,
+        plan: DunningPlan,
+        run_date: date,
+        now: datetime,
+        report: DunningReport,
+    ) -> None:
+        """Take the action of the case's plan that is due on ``run_date``, or move the case to its next."""
         if case.unsent:
             # A crash after a letter's step was recorded: send it (at most once per key) and move on.
             self._finish_letters(case, version, invoice, entity, customer, plan, run_date)
@@ -220,13 +224,7 @@ class DunningRun:
             return
         action = upcoming(plan, case, invoice)
         if action is None:
-            self._save(
-                case.model_copy(
-                    update={"status": CaseStatus.CLOSED, "closed_reason": "plan_finished", "next_on": None}
-                ),
-                version,
-            )
-            report.closed.append(invoice_id)
+            self._close(case, version, "plan_finished", report)
             return
         if action.due_on > run_date:
             self._save(self._moved(case, invoice, plan, run_date, action.due_on), version)
@@ -236,11 +234,11 @@ class DunningRun:
             writes, after = self._steps.retry(case, invoice, action.key, action.attempt, run_date, now)
             case_write(writes, self._moved(after, invoice, plan, run_date), version)
             self._steps.commit(writes)
-            report.retried.append(invoice_id)
+            report.retried.append(invoice.id)
             return
-        self._step(case, version, invoice, entity, customer, action, plan, run_date, now, report)
+        self._take_step(case, version, invoice, entity, customer, action, plan, run_date, now, report)
 
-    def _step(
+    def _take_step(
         self,
         case: DunningCase,
         version: int,
@@ -253,6 +251,7 @@ class DunningRun:
         now: datetime,
         report: DunningReport,
     ) -> None:
+        """Take a step of the plan (a letter, a hand-off, a suspension, a stop) with its case write."""
         step = action.step
         if step.kind in (StepKind.REMINDER, StepKind.COLLECTION_NOTICE):
             writes, after = self._steps.letter(
@@ -273,30 +272,14 @@ class DunningRun:
             (report.reminded if step.kind is StepKind.REMINDER else report.noticed).append(invoice.id)
             return
         after = case.model_copy(update={"done": {**case.done, action.key: run_date}})
+        writes = Writes(events=step_events(case, invoice, action.key, None, now))
         if step.kind is StepKind.HAND_OFF:
-            fee_ids = [letter.fee_invoice_id for letter in case.letters if letter.fee_invoice_id]
-            fees = self._store.batch_get((keys.invoice(i).pk, "INVOICE") for i in fee_ids)
-            fee_invoices = {
-                item.pk.removeprefix(keys.invoice("").pk): item.document(Invoice)
-                for item in fees.values()
-                if item.doc is not None
-            }
-            claim = claim_record(after, invoice, entity, customer, fee_invoices, run_date)
-            after = after.model_copy(
-                update={
-                    "status": CaseStatus.HANDED_OVER,
-                    "handed_over_on": run_date,
-                    "handoff": claim,
-                    "next_on": None,
-                }
-            )
-            self._save(after, version)
+            self._hand_off(after, version, invoice, entity, customer, run_date, writes)
             report.handed_over.append(invoice.id)
             return
-        writes = Writes()
         if step.kind is StepKind.SUSPEND:
             # Access ends in the step's own transaction; a payment grants it again (the ledger's hook).
-            writes.replaces += self._suspend_writes(invoice)
+            self._suspend(invoice, writes)
             report.suspended.append(invoice.id)
         elif step.kind is StepKind.STOP and self._stop(invoice):
             # Its own transactions, idempotent (a stopped subscription stays stopped), before the step is
@@ -306,16 +289,42 @@ class DunningRun:
         self._steps.commit(writes)
         report.other_steps.append(invoice.id)
 
+    def _hand_off(
+        self,
+        case: DunningCase,
+        version: int,
+        invoice: Invoice,
+        entity: LegalEntity,
+        customer: Customer,
+        run_date: date,
+        writes: Writes,
+    ) -> None:
+        """The hand-off step: the case leaves dunning with the claim record debt collection receives."""
+        claim = claim_record(case, invoice, entity, customer, read_fee_invoices(self._store, case), run_date)
+        after = case.model_copy(
+            update={
+                "status": CaseStatus.HANDED_OVER,
+                "handed_over_on": run_date,
+                "handoff": claim,
+                "next_on": None,
+            }
+        )
+        case_write(writes, after, version)
+        self._steps.commit(writes)
+
     def _subscription(self, invoice: Invoice) -> Subscription | None:
         if invoice.subscription_id is None:
             return None
         return self._store.get_document(keys.subscription(invoice.subscription_id).pk, "SUB", Subscription)
 
-    def _suspend_writes(self, invoice: Invoice) -> list[tuple[DocumentItem, int]]:
+    def _suspend(self, invoice: Invoice, writes: Writes) -> None:
+        """The step's writes that end the subscription's access, with their ``access.revoked``."""
         subscription = self._subscription(invoice)
         if self._access is None or subscription is None:
-            return []
-        return self._access.revoke_writes(subscription.customer_id, subscription.product_ids, subscription.id)
+            return
+        revoked, events = self._access.revoke(subscription, subscription.product_ids, "suspension")
+        writes.replaces += revoked
+        writes.events += events
 
     def _stop(self, invoice: Invoice) -> bool:
         subscription = self._subscription(invoice)
@@ -360,6 +369,22 @@ class DunningRun:
                 )
             due_on = action.due_on
         return case.model_copy(update={"next_on": max(due_on, run_date + timedelta(days=1))})
+
+    def _close(self, case: DunningCase, version: int, reason: str, report: DunningReport) -> None:
+        """The case ends without a further step (the invoice is settled or gone, or the plan finished)."""
+        self._save(
+            case.model_copy(update={"status": CaseStatus.CLOSED, "closed_reason": reason, "next_on": None}),
+            version,
+        )
+        report.closed.append(case.invoice_id)
+
+    def _customer(self, customers: Mapping[tuple[str, str], DocumentItem], invoice: Invoice) -> Customer:
+        """The invoice's customer, from the work item's batch read (else read on its own)."""
+        customer_key = (keys.customer(invoice.customer_id).pk, keys.customer(invoice.customer_id).sk)
+        customer_item = customers.get(customer_key) or self._store.get(*customer_key)
+        if customer_item is None or customer_item.doc is None:
+            raise LookupError(f"the customer of invoice {invoice.id} is gone")
+        return customer_item.document(Customer)
 
     def _save(self, case: DunningCase, version: int) -> None:
         writes = Writes()

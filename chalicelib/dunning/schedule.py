@@ -18,10 +18,10 @@ from datetime import date, timedelta
 from fractions import Fraction
 from itertools import pairwise
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.dunning.limits import InterestRateTable
 from chalicelib.dunning.plans import DunningPlan, DunningStep, StepAnchor
 from chalicelib.money import Money, round_half_away
+from chalicelib.values import PaymentMethod
 
 DAYS_A_YEAR = 365
 

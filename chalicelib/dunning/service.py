@@ -1,39 +1,34 @@
-"""Dunning plans as configuration, and what happens to one invoice outside the daily run: a reminder on
-demand, a failed automatic charge, a dispute.
+"""What happens to one invoice's dunning outside the daily run: a reminder on demand, a failed automatic
+charge, a dispute; and configuring plans (stored and chosen in :mod:`chalicelib.dunning.plan_store`).
 
-Plans are stored per legal entity (``DUNNINGPLAN#<id>`` / ``PLAN``, listed on gsi1 ``DUNNINGPLANS`` by
-entity and creation) and checked against the legal limits of their country when created. A plan applies to
-a customer type (person, organization) and/or payment methods; the most specific plan that matches an
-invoice is used (payment method over customer type, then the entity's default, then the newest), and the
-case keeps the plan it started with. An entity has at most one default plan (a lookup item enforces it).
-Where none of its plans matches, its country's standard plan applies (never stored; see
-:func:`effective_dunning_plan`, the one rule every reader of plans uses).
+Plans are checked against the legal limits of their country when created. An entity has at most one
+default plan (a lookup item enforces it).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.clock import Clock
 from chalicelib.customers.models import Customer
-from chalicelib.dunning.handoff import HandoffExporter
 from chalicelib.dunning.index import CaseStatus, DunningCase, new_case
 from chalicelib.dunning.limits import DEFAULT_LIMITS, LimitsTable, UnknownDunningLimitError
-from chalicelib.dunning.plans import (
-    DunningPlan,
-    StepKind,
-    parse_standard_plan_id,
-    standard_plan,
-    standard_plan_of_id,
-    validate_plan,
+from chalicelib.dunning.plan_store import (
+    PlanStore,
+    StoredPlan,
+    as_stored_plan,
+    covers_everything,
+    default_plan_lookup,
+    plan_keys,
+    standard_stored_plan,
 )
+from chalicelib.dunning.plans import DunningPlan, StepKind, standard_plan_of_id, validate_plan
 from chalicelib.dunning.schedule import RetryCharge
 from chalicelib.dunning.steps import StepWriter, Writes, case_write, upcoming
 from chalicelib.errors import (
@@ -43,7 +38,6 @@ from chalicelib.errors import (
     UnavailableError,
     ValidationFailedError,
 )
-from chalicelib.ids import new_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.money import Money
 from chalicelib.notifications.render import MessageKind
@@ -52,154 +46,16 @@ from chalicelib.store import keys
 from chalicelib.store.documents import (
     DocumentItem,
     DocumentStore,
-    Keys,
     WriteConflictError,
     document_item,
     lookup_item,
 )
+from chalicelib.values import PaymentMethod
 
 if TYPE_CHECKING:
-    from chalicelib.container import Services
     from chalicelib.dunning.run import DunningRun
 
 ATTEMPTS = 8
-PLANS_LIST = "DUNNINGPLANS"
-
-
-class StoredPlan(Document):
-    """A dunning plan of one legal entity, as configured; or (``standard``) its country's standard plan,
-    never stored, which applies where none of the entity's own plans does."""
-
-    plan: DunningPlan
-    legal_entity_id: str | None
-    default: bool = False
-    created_at: datetime
-    standard: bool = False
-
-
-def plan_keys(plan_id: str, legal_entity_id: str | None = None, created_at: datetime | None = None) -> Keys:
-    """Where a plan lives, listed by entity and creation."""
-    listed = (
-        (PLANS_LIST, f"{legal_entity_id}#{created_at.isoformat()}#{plan_id}")
-        if legal_entity_id and created_at
-        else None
-    )
-    return Keys(f"DUNNINGPLAN#{plan_id}", "PLAN", gsi1=listed)
-
-
-def default_plan_lookup(legal_entity_id: str) -> str:
-    """The lookup item that makes an entity's default plan unique."""
-    return f"DUNNINGDEFAULT#{legal_entity_id}"
-
-
-def select_plan(plans: Sequence[StoredPlan], customer_type: str, method: PaymentMethod) -> StoredPlan | None:
-    """The plan for an invoice of a customer type paid by ``method``: the most specific match (payment
-    method counts more than customer type), then the default, then the newest. Pure."""
-    best: tuple[tuple[int, int, str], StoredPlan] | None = None
-    for stored in plans:
-        plan = stored.plan
-        if plan.customer_type is not None and plan.customer_type != customer_type:
-            continue
-        if plan.payment_methods and method not in plan.payment_methods:
-            continue
-        score = (2 if plan.payment_methods else 0) + (1 if plan.customer_type else 0)
-        rank = (score, 1 if stored.default else 0, stored.created_at.isoformat())
-        if best is None or rank > best[0]:
-            best = (rank, stored)
-    return best[1] if best else None
-
-
-def covers_everything(stored: StoredPlan) -> bool:
-    """True if a plan matches every invoice (no customer type, no payment methods): then the standard plan
-    never applies to its entity."""
-    return stored.plan.customer_type is None and not stored.plan.payment_methods
-
-
-def standard_stored_plan(
-    legal_entity_id: str | None, country: str, on: date, limits: LimitsTable
-) -> StoredPlan | None:
-    """The standard plan of ``country`` for a claim due on ``on`` (None where its limits are unknown), as
-    the plan of ``legal_entity_id``."""
-    try:
-        plan = standard_plan(country, on, limits)
-    except UnknownDunningLimitError:
-        return None
-    return _as_stored(plan, legal_entity_id)
-
-
-def _as_stored(plan: DunningPlan, legal_entity_id: str | None) -> StoredPlan:
-    parsed = parse_standard_plan_id(plan.id)
-    # "Created" when the limits it follows became valid: a fixed date, so reads repeat exactly.
-    valid_from = parsed[1] if parsed is not None else date.min
-    return StoredPlan(
-        plan=plan,
-        legal_entity_id=legal_entity_id,
-        default=True,
-        created_at=datetime.combine(valid_from, datetime.min.time(), UTC),
-        standard=True,
-    )
-
-
-def effective_dunning_plan(
-    plans: Sequence[StoredPlan],
-    case: DunningCase,
-    customer_type: str,
-    country: str,
-    limits: LimitsTable = DEFAULT_LIMITS,
-) -> StoredPlan | None:
-    """The plan a case follows, the one rule every reader of plans uses: the plan it started with; else
-    the seller's own plan that matches best (:func:`select_plan`); else the standard plan of the seller's
-    ``country`` for the invoice's due date. None where the plan it started with is gone or no limits are
-    known for the country on the due date. Pure."""
-    if case.plan_id is not None:
-        started = next((p for p in plans if p.plan.id == case.plan_id), None)
-        if started is not None:
-            return started
-        standard = standard_plan_of_id(case.plan_id, limits)
-        return _as_stored(standard, case.legal_entity_id) if standard is not None else None
-    own = select_plan(plans, customer_type, case.payment_method)
-    if own is not None:
-        return own
-    return standard_stored_plan(case.legal_entity_id, country, case.due_date, limits)
-
-
-class PlanStore:
-    """Reads plans; caches one entity's plans for the life of the object (one work item, one request)."""
-
-    def __init__(self, store: DocumentStore, limits: LimitsTable = DEFAULT_LIMITS) -> None:
-        self._store = store
-        self._limits = limits
-        self._by_entity: dict[str, list[StoredPlan]] = {}
-
-    def for_entity(self, legal_entity_id: str) -> list[StoredPlan]:
-        """Every plan of an entity (one query)."""
-        if legal_entity_id not in self._by_entity:
-            plans: list[StoredPlan] = []
-            cursor: str | None = None
-            while True:
-                page = self._store.query(PLANS_LIST, f"{legal_entity_id}#", index="gsi1", cursor=cursor)
-                plans += [item.document(StoredPlan) for item in page.items if item.doc is not None]
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-            self._by_entity[legal_entity_id] = plans
-        return self._by_entity[legal_entity_id]
-
-    def all(self) -> list[StoredPlan]:
-        """Every plan of every entity, by entity and creation."""
-        plans: list[StoredPlan] = []
-        cursor: str | None = None
-        while True:
-            page = self._store.query(PLANS_LIST, index="gsi1", cursor=cursor)
-            plans += [item.document(StoredPlan) for item in page.items if item.doc is not None]
-            cursor = page.next_cursor
-            if cursor is None:
-                return plans
-
-    def for_case(self, case: DunningCase, customer: Customer, country: str) -> StoredPlan | None:
-        """The plan a case follows (:func:`effective_dunning_plan`); ``country`` is the seller's."""
-        plans = self.for_entity(case.legal_entity_id)
-        return effective_dunning_plan(plans, case, customer.type.value, country, self._limits)
 
 
 @dataclass(frozen=True)
@@ -268,7 +124,7 @@ class DunningService:
         """One plan: a stored one, or a standard plan by its id (of no entity: it is every seller's)."""
         standard = standard_plan_of_id(plan_id, self._limits)
         if standard is not None:
-            return _as_stored(standard, None)
+            return as_stored_plan(standard, None)
         found = self._store.get_document(plan_keys(plan_id).pk, "PLAN", StoredPlan)
         if found is None:
             raise NotFoundError(f"no dunning plan {plan_id}")
@@ -502,47 +358,10 @@ def _backoff(attempt: int) -> None:
 
 @dataclass(frozen=True)
 class Dunning:
-    """Dunning's services, as the container would hold them."""
+    """Dunning's services, as the container holds them (``Services.dunning``)."""
 
     service: DunningService
     run: DunningRun
 
 
-def dunning_services(services: Services) -> Dunning:
-    """Build dunning's services from the container's collaborators (until the container has a ``dunning``
-    property). The run's queue is ``settings.dunning_queue_url`` once that setting exists."""
-    from chalicelib.dunning.run import DunningRun
-
-    service = DunningService(services.documents, services.ledger, services.notifications, services.clock)
-    queue_url = str(getattr(services.settings, "dunning_queue_url", ""))
-    exporter = HandoffExporter(services.documents, services.s3, services.settings.documents_bucket)
-    run = DunningRun(
-        services.documents,
-        service.steps,
-        services.sqs,
-        queue_url,
-        exporter,
-        access=services.access,
-        stops=services.stops,
-    )
-    return Dunning(service, run)
-
-
-def new_plan_id() -> str:
-    """A fresh plan id."""
-    return new_id("dpl")
-
-
-__all__ = [
-    "Dunning",
-    "DunningService",
-    "PlanStore",
-    "ReminderResult",
-    "StoredPlan",
-    "covers_everything",
-    "dunning_services",
-    "effective_dunning_plan",
-    "new_plan_id",
-    "select_plan",
-    "standard_stored_plan",
-]
+__all__ = ["Dunning", "DunningService", "ReminderResult"]

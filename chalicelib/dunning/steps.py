@@ -7,6 +7,9 @@ sender sends a key at most once); the second records the delivery and moves the 
 next step. A crash anywhere leaves the case in today's partition with an unsent letter, which the rerun
 sends and completes, so each step is taken once and each letter sent once.
 
+Each step records its events in the transaction that records it (:func:`step_events`): ``dunning.step_taken``,
+``invoice.overdue`` with the invoice's first step, and ``invoice.issued`` for its fee document.
+
 Reminder fees: a fee is a normal invoice in the seller's invoice series with one ``fee`` line, its own
 number and KID, issued to the ledger in the step's transaction. Its line's ``reference`` is the step key
 (``dunning:<invoice id>:<step>``), which names the overdue invoice. The letter asks for the overdue
@@ -26,12 +29,13 @@ from chalicelib.billing.issuing import Collection, ToIssue, invoice_series, issu
 from chalicelib.billing.kid import customer_number_in
 from chalicelib.billing.lines import totals_of, vat_summary_of
 from chalicelib.billing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
-from chalicelib.catalog.models import Document, LegalEntity
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.catalog.vat import VatCode
 from chalicelib.customers.models import Customer
 from chalicelib.dunning.index import DunningCase, Letter, case_item
 from chalicelib.dunning.plans import DunningPlan, DunningStep, StepKind
-from chalicelib.dunning.schedule import DunningAction, DunningState, next_action
+from chalicelib.dunning.schedule import DunningAction, DunningState, next_action, step_key
+from chalicelib.events import Event, EventType, new_event
 from chalicelib.ledger.posting import Book, stable_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.money import Money
@@ -40,6 +44,7 @@ from chalicelib.notifications.sender import Channel, NotificationSender, Recipie
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, document_item
 from chalicelib.store.due import CHARGE_RUN, due_entry
+from chalicelib.values import Document
 
 DEFAULT_LETTER_DEADLINE_DAYS = 14
 FEE_TEXTS = {
@@ -98,6 +103,7 @@ class Writes:
     creates: list[DocumentItem] = field(default_factory=list)
     replaces: list[tuple[DocumentItem, int]] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 def case_write(writes: Writes, case: DunningCase, version: int) -> None:
@@ -235,6 +241,7 @@ class StepWriter:
             writes.creates += issued.creates
             writes.replaces += issued.replaces
             writes.updates += issued.updates
+            writes.events += issued.events
             letter = letter.model_copy(
                 update={
                     "fee_invoice_id": stored.id,
@@ -242,6 +249,7 @@ class StepWriter:
                     "fee_kid": stored.kid,
                 }
             )
+        writes.events += step_events(case, invoice, key, letter, now)
         after = case.model_copy(update={"done": {**case.done, key: day}, "letters": [*case.letters, letter]})
         return writes, after
 
@@ -290,8 +298,60 @@ class StepWriter:
         return writes, after
 
     def commit(self, writes: Writes) -> None:
-        """One transaction."""
-        self._store.write(writes.creates, writes.replaces, updates=writes.updates)
+        """One transaction, with the events of what it changes."""
+        self._store.write(writes.creates, writes.replaces, updates=writes.updates, events=writes.events)
+
+
+def steps_taken(case: DunningCase) -> list[str]:
+    """The keys of the steps taken on the case's invoice: plan steps and reminders on demand, not card
+    retries (a retry may come before the due date, and is no step of the plan)."""
+    retry_prefix = step_key(case.invoice_id, 1).removesuffix("1")
+    return [key for key in case.done if not key.startswith(retry_prefix)]
+
+
+def step_events(
+    case: DunningCase, invoice: Invoice, key: str, letter: Letter | None, now: datetime
+) -> list[Event]:
+    """The events of taking step ``key`` on ``case`` (as it was before the step), for the step's own
+    transaction: ``dunning.step_taken`` (with the letter's fee and fee document, if any) and, when no step
+    was taken on the invoice before, ``invoice.overdue``: dunning's first step is when the invoice counts
+    as overdue. The step's key is the event's subject; the case's version makes it commit once."""
+    taken = steps_taken(case)
+    currency = invoice.currency.value
+    fee = {"amount": letter.fee, "currency": currency} if letter is not None and letter.fee else None
+    events: list[Event] = []
+    if not taken:
+        events.append(
+            new_event(
+                EventType.INVOICE_OVERDUE,
+                invoice.legal_entity_id,
+                now,
+                invoice.id,
+                {
+                    "invoice_id": invoice.id,
+                    "customer_id": invoice.customer_id,
+                    "due_date": invoice.due_date,
+                    "open_amount": {"amount": invoice.open_amount, "currency": currency},
+                },
+            )
+        )
+    events.append(
+        new_event(
+            EventType.DUNNING_STEP_TAKEN,
+            invoice.legal_entity_id,
+            now,
+            key,
+            {
+                "invoice_id": invoice.id,
+                "customer_id": invoice.customer_id,
+                "step": key.removeprefix(f"dunning:{invoice.id}:"),
+                "step_number": len(taken) + 1,
+                "fee": fee,
+                "fee_invoice_id": letter.fee_invoice_id if letter is not None else None,
+            },
+        )
+    )
+    return events
 
 
 def letter_context(

@@ -10,16 +10,16 @@ from chalice.test import Client
 
 from chalicelib.avtalegiro.claims import claim_index_writes
 from chalicelib.avtalegiro.models import AvtaleGiroConfig, EntityAgreement, MandateStatus, SubmissionStatus
-from chalicelib.avtalegiro.wiring import avtalegiro_services
 from chalicelib.billing.drafts import document_item_for
 from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import Invoice, InvoiceStatus
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
-from chalicelib.formats.avtalegiro import FileKind, parse_claim_file
+from chalicelib.formats.avtalegiro.claim_files import parse_claim_file
+from chalicelib.formats.avtalegiro.claims import FileKind
 from chalicelib.store import keys
 from chalicelib.store.documents import lookup_item
 from chalicelib.subscriptions.models import AgreementStatus, PaymentAgreement, Subscription
+from chalicelib.values import PaymentMethod
 from infra.awscalls import InjectedCrash, fail_at_call
 from tests.support.catalog import Http, build_catalog, person
 
@@ -43,7 +43,7 @@ def setup(services: Services, api: Client, admin: dict[str, str], customers: int
     per customer issued after the mandate (in the claim index)."""
     http = Http(api, admin)
     catalog = build_catalog(http)
-    avtalegiro = avtalegiro_services(services)
+    avtalegiro = services.avtalegiro
     seller_id = catalog.seller["id"]
     avtalegiro.claims.configure(
         AvtaleGiroConfig(
@@ -104,7 +104,7 @@ def test_mandates_switch_agreements_and_a_deleted_one_puts_the_subscription_on_i
     catalog = build_catalog(http)
     body = {"offer_id": catalog.campaign_offer["id"], "payment_method": "avtalegiro", "customer": person()}
     _, order = http.post("/v1/orders", body)
-    mandates = avtalegiro_services(services).mandates
+    mandates = services.avtalegiro.mandates
     kid = order["payment"]["kid"]
     first = mandates.import_bytes(mandate_file(kid, notify=True), "avtalegiro/mandates/1.txt")
     assert (first.linked, first.unknown_kids) == (1, [])
@@ -131,7 +131,7 @@ def test_the_day_claims_each_invoice_once_and_the_file_reads_back(
     services: Services, api: Client, admin: dict[str, str]
 ) -> None:
     invoices = setup(services, api, admin)
-    claims = avtalegiro_services(services).claims
+    claims = services.avtalegiro.claims
     result = claims.run(NOW)
     submission = result.submission
     assert submission.status == SubmissionStatus.WRITTEN and submission.claims == 2
@@ -157,7 +157,7 @@ def test_a_crash_at_any_aws_call_and_a_rerun_claim_each_invoice_once(
     services: Services, api: Client, admin: dict[str, str]
 ) -> None:
     invoices = setup(services, api, admin, customers=3)
-    claims = avtalegiro_services(services).claims
+    claims = services.avtalegiro.claims
     n, day = 1, NOW
     while True:
         with fail_at_call(n) as fault, contextlib.suppress(InjectedCrash):
@@ -188,7 +188,7 @@ def test_a_credited_claimed_invoice_gets_a_deletion(
     services: Services, api: Client, admin: dict[str, str]
 ) -> None:
     invoices = setup(services, api, admin, customers=1)
-    avtalegiro = avtalegiro_services(services)
+    avtalegiro = services.avtalegiro
     avtalegiro.claims.run(NOW)
     stored = services.documents.get(keys.invoice(invoices[0].id).pk, "INVOICE")
     assert stored is not None

@@ -16,12 +16,13 @@ from chalice.test import Client
 
 import chalicelib.store.transaction as transaction_module
 from chalicelib.avtalegiro.models import ClaimStatus, SubmissionStatus
-from chalicelib.avtalegiro.wiring import AvtaleGiro, avtalegiro_services
+from chalicelib.avtalegiro.wiring import AvtaleGiro
 from chalicelib.billing.drafts import document_item_for
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.container import Services
 from chalicelib.errors import UnavailableError
-from chalicelib.formats.avtalegiro import FileKind, parse_claim_file
+from chalicelib.formats.avtalegiro.claim_files import parse_claim_file
+from chalicelib.formats.avtalegiro.claims import FileKind
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem
 from infra.awscalls import fail_at_call
@@ -100,7 +101,7 @@ def claimed_then_credited(
     services: Services, api: Client, admin: dict[str, str]
 ) -> tuple[AvtaleGiro, Invoice]:
     [invoice] = claimed_invoices(services, api, admin, customers=1)
-    avtalegiro = avtalegiro_services(services)
+    avtalegiro = services.avtalegiro
     assert avtalegiro.claims.run(NOW).added == 1
     credit(services, invoice)
     return avtalegiro, invoice

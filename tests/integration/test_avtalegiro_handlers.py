@@ -11,10 +11,10 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.avtalegiro.models import MandateStatus, SubmissionStatus
-from chalicelib.avtalegiro.wiring import avtalegiro_services
 from chalicelib.container import Services
-from chalicelib.formats.avtalegiro import FileKind, parse_claim_file
-from chalicelib.jobs.runner import InvocationContext
+from chalicelib.formats.avtalegiro.claim_files import parse_claim_file
+from chalicelib.formats.avtalegiro.claims import FileKind
+from chalicelib.jobs.invocation import InvocationContext
 from functions import avtalegiro_claims, avtalegiro_mandates
 from tests.integration.test_avtalegiro_claims import NOW, mandate_file
 from tests.integration.test_avtalegiro_claims import setup as claimed_invoices
@@ -118,7 +118,7 @@ def test_a_mandate_file_announced_through_sqs_is_imported_once(
     assert response == {"batchItemFailures": []}
     arrivals = services.inbound_files.arrivals("avtalegiro_mandates")
     assert [(a.file.key, a.file.size) for a in arrivals] == [(key, len(data))]
-    mandates = avtalegiro_services(services).mandates
+    mandates = services.avtalegiro.mandates
     mandate = mandates.mandate(kid)
     assert mandate is not None
     assert (mandate.status, mandate.notify, mandate.agreement_ids) == (
@@ -159,7 +159,7 @@ def test_a_file_that_is_no_mandate_file_fails_only_its_own_record(
     )
     # Then only the truncated file's message is returned for a retry, and the good one is imported
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
-    mandate = avtalegiro_services(services).mandates.mandate(kid)
+    mandate = services.avtalegiro.mandates.mandate(kid)
     assert mandate is not None and mandate.status == MandateStatus.ACTIVE
 
 
@@ -193,6 +193,6 @@ def test_the_scheduled_run_writes_the_claim_file_once_a_day(
     again = invoke_claims(NOW.replace(hour=9))
     # Then the same file stands and nothing more is claimed
     assert again["claims"] == {**summary["claims"], "added": 0}
-    submission = avtalegiro_services(services).claims.submission(NOW.date())
+    submission = services.avtalegiro.claims.submission(NOW.date())
     assert submission is not None and submission.status == SubmissionStatus.WRITTEN
     assert submission.claims == 2

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from chalicelib.avtalegiro.mandates import agreement_kid_writes
 from chalicelib.avtalegiro.models import Mandate, MandateStatus
-from chalicelib.avtalegiro.wiring import avtalegiro_services
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
-from chalicelib.formats.avtalegiro import MandateRegistration, content_hash
+from chalicelib.formats.avtalegiro.mandates import MandateRegistration
+from chalicelib.formats.avtalegiro.records import content_hash
 from chalicelib.store import keys
 from chalicelib.store.documents import document_item
 from chalicelib.subscriptions.models import AgreementStatus, PaymentAgreement
+from chalicelib.values import PaymentMethod
 from infra.local.resources import LocalResources
 from tests.conftest import CLOCK_START
 from tests.contract.test_avtalegiro_samples import NOTIFY
@@ -61,7 +61,7 @@ def test_the_sample_records_16_mandates_with_their_notice_flags_and_a_second_imp
 ) -> None:
     # Given an agreement waiting for a mandate for every KID of the sample
     waiting = agreements(services, sorted(NOTIFY))
-    mandates = avtalegiro_services(services).mandates
+    mandates = services.avtalegiro.mandates
     bucket, etag = upload(services)
     # When the sample is imported from the bucket
     result = mandates.import_object(bucket, KEY, etag)
@@ -112,7 +112,7 @@ def test_kids_that_name_nothing_are_reported_with_the_file(aws: LocalResources, 
     kids = sorted(NOTIFY)
     known, unknown = kids[:10], kids[10:]
     agreements(services, known)
-    mandates = avtalegiro_services(services).mandates
+    mandates = services.avtalegiro.mandates
     bucket, etag = upload(services)
     # When the sample is imported
     result = mandates.import_object(bucket, KEY, etag)
@@ -138,7 +138,7 @@ def test_kids_that_name_nothing_are_reported_with_the_file(aws: LocalResources, 
 def test_an_empty_store_records_no_mandate_and_reports_all_16(
     aws: LocalResources, services: Services
 ) -> None:
-    mandates = avtalegiro_services(services).mandates
+    mandates = services.avtalegiro.mandates
     result = mandates.import_bytes(SAMPLE.read_bytes(), KEY)
     assert (result.mandates, result.linked, sorted(result.unknown_kids)) == (16, 0, sorted(NOTIFY))
     assert all(mandates.mandate(kid) is None for kid in NOTIFY)

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from chalice.test import Client
 
 from chalicelib.avtalegiro.models import ClaimStatus, SubmissionStatus
-from chalicelib.avtalegiro.wiring import avtalegiro_services
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.container import Services
 from chalicelib.formats.ocr import content_hash, parse_ocr
@@ -35,7 +34,7 @@ def test_a_claim_settled_in_the_ocr_file_pays_the_invoice_and_leaves_the_unpaid_
 ) -> None:
     # Given two invoices claimed in the day's AvtaleGiro file, due on 15 January
     paid_in_full, paid_short = claimed_invoices(services, api, admin, customers=2)
-    avtalegiro = avtalegiro_services(services)
+    avtalegiro = services.avtalegiro
     claims = avtalegiro.claims
     run = claims.run(NOW)
     assert run.submission.status == SubmissionStatus.WRITTEN and run.added == 2
@@ -117,7 +116,7 @@ def test_the_unpaid_list_looks_back_only_so_far(
 ) -> None:
     # Given a claim due on 15 January and never paid
     [invoice] = claimed_invoices(services, api, admin, customers=1)
-    claims = avtalegiro_services(services).claims
+    claims = services.avtalegiro.claims
     claims.run(NOW)
     # Then it is listed from the grace days on, until the lookback has passed
     assert [m.invoice_id for m in claims.unpaid(date(2027, 1, 16), grace_days=1)] == [invoice.id]

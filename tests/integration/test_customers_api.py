@@ -1,4 +1,5 @@
-"""Customers over HTTP: search by every kind of key, read, change with moved lookups and history, lists."""
+"""Customers over HTTP: search by every kind of key, read, change with moved lookups, history and a
+``customer.updated`` event for each seller, lists."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from chalice.test import Client
 
 from chalicelib.container import Services
 from chalicelib.customers.models import Customer
+from chalicelib.events import Event, EventType
+from chalicelib.store import keys
+from chalicelib.store.documents import document_item
 from infra.awscalls import count_aws_requests
 from tests.support.customers import (
     customer_client,
@@ -19,6 +23,7 @@ from tests.support.customers import (
     make_legal_entity,
     make_subscription,
 )
+from tests.support.events import recorded_events
 
 
 @pytest.fixture
@@ -71,6 +76,11 @@ def history(api: Client, admin: dict[str, str], customer_id: str) -> list[dict[s
     response = api.http.get(f"/v1/customers/{customer_id}/history", headers=admin)
     assert response.status_code == 200, response.body
     return [change["changes"] for change in response.json_body["items"]]
+
+
+def customer_updates() -> list[Event]:
+    """Every ``customer.updated`` recorded so far."""
+    return [event for event in recorded_events() if event.type is EventType.CUSTOMER_UPDATED]
 
 
 # ---- search ------------------------------------------------------------------------------------------
@@ -221,6 +231,7 @@ def test_another_persons_email_is_409_and_changes_nothing(
     assert search(api, admin, "ola@example.no") == ["cus_ola"]
     assert search(api, admin, "kari n") == ["cus_kari"]
     assert history(api, admin, "cus_kari") == []
+    assert customer_updates() == []
 
 
 def test_a_person_may_share_an_email_with_an_organisation(
@@ -301,6 +312,7 @@ def test_a_change_to_the_same_values_writes_nothing(
     assert response.json_body["updated_at"] == "2026-12-01T09:00:00Z"
     assert counter.count("dynamodb", "TransactWriteItems") == 0
     assert history(api, admin, "cus_kari") == []
+    assert customer_updates() == []
 
 
 def test_invalid_changes_are_422_and_change_nothing(
@@ -328,6 +340,31 @@ def test_invalid_changes_are_422_and_change_nothing(
         assert field in [error["field"] for error in response.json_body["errors"]], (body, response.body)
     assert history(api, admin, "cus_kari") == []
     assert history(api, admin, "cus_bakery") == []
+    assert customer_updates() == []
+
+
+def test_a_change_records_customer_updated_for_each_seller_with_the_changed_fields(
+    api: Client, admin: dict[str, str], services: Services, kari: Customer
+) -> None:
+    # Given a customer of two sellers (two subscriptions of one, one of the other)
+    make_subscription(services.documents, kari, ident="sub_1", plan_ids=["pln_list"])
+    main = make_subscription(services.documents, kari, ident="sub_2", plan_ids=["pln_list"])
+    other = main.model_copy(update={"id": "sub_3", "legal_entity_id": "ent_other"})
+    key = keys.subscription(other.id, kari.id, other.created_at)
+    services.documents.write([document_item("subscription", key, other, status=other.status)], [])
+    # When the name and phone change, and the e-mail is sent as it is
+    body = {"name": "Kari Nordmann-Berg", "phone": "+47 99887766", "email": "kari@example.no"}
+    assert patch(api, admin, "cus_kari", body).status_code == 200
+    # Then each seller has one customer.updated naming the fields that changed
+    updates = customer_updates()
+    assert sorted((event.legal_entity_id, dict(event.data)) for event in updates) == [
+        (entity, {"customer_id": "cus_kari", "fields": ["name", "phone"]})
+        for entity in ("ent_main", "ent_other")
+    ]
+    assert {event.occurred_at.isoformat() for event in updates} == {"2027-01-01T08:00:00+00:00"}
+    # And sending the same values again records nothing more
+    assert patch(api, admin, "cus_kari", body).status_code == 200
+    assert customer_updates() == updates
 
 
 # ---- lists -------------------------------------------------------------------------------------------

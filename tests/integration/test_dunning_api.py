@@ -1,5 +1,5 @@
 """Dunning plans over HTTP: checked against the legal limits (422 problem JSON), listed and read; a
-reminder on demand."""
+reminder on demand, with its events."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.container import Services
+from tests.integration.test_dunning_run import dunning_events, nok
 from tests.support.catalog import Catalog, Http
 from tests.support.dunning import NO_PLAN, World, sent_mail, world
 
@@ -100,6 +101,15 @@ def test_a_reminder_on_demand_is_sent_once_a_day(
     first = later.remind(invoice.id)
     again = later.remind(invoice.id)
     assert (first.created, again.created) == (True, False)
+    # The reminder is the invoice's first step: it makes it overdue, and the same day again records nothing
+    common = {"invoice_id": invoice.id, "customer_id": invoice.customer_id}
+    assert dunning_events(invoice.id) == [
+        ("invoice.overdue", {**common, "due_date": "2027-01-15", "open_amount": nok(29900)}),
+        (
+            "dunning.step_taken",
+            {**common, "step": "manual-2027-01-20", "step_number": 1, "fee": None, "fee_invoice_id": None},
+        ),
+    ]
     [letter] = first.case.letters
     assert (letter.key, letter.sent_on, letter.amount, letter.fee, letter.delivery) == (
         f"dunning:{invoice.id}:manual-2027-01-20",

@@ -1,5 +1,6 @@
 """The dunning run crashed at each of its AWS calls and run again takes each step once: one fee document
-per fee (numbered without gaps), one letter per step, one hand-off file with the same claim."""
+per fee (numbered without gaps), one letter per step, one hand-off file with the same claim, and each
+step's events recorded once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from chalice.test import Client
 from chalicelib.container import Services
 from chalicelib.dunning.index import CaseStatus
 from infra.awscalls import InjectedCrash, fail_at_call, install
+from tests.integration.test_dunning_run import dunning_events
 from tests.support.aws import fresh_resources
 from tests.support.catalog import Http, build_catalog
 from tests.support.dunning import World, sent_mail, world
@@ -42,6 +44,13 @@ def test_a_crash_at_any_aws_call_then_a_rerun_takes_each_step_once(
     reference, reference_id = fresh_world()
     run_all(reference)
     expected_claim = reference.handoff(DAYS[-1], reference_id)["creditors"][0]["claims"][0]
+    expected_events = [(kind, data.get("step")) for kind, data in dunning_events(reference_id)]
+    assert expected_events == [
+        ("invoice.overdue", None),
+        ("dunning.step_taken", "reminder-1"),
+        ("dunning.step_taken", "notice"),
+        ("dunning.step_taken", "hand-off"),
+    ]
     n = 1
     while True:
         dunned, invoice_id = fresh_world()
@@ -62,6 +71,8 @@ def test_a_crash_at_any_aws_call_then_a_rerun_takes_each_step_once(
         assert (claim["principal_open"], claim["fees_open"], claim["total_claim"]) == (29900, 7000, 36900), n
         assert [fee["number"] for fee in claim["fees"]] == [2, 3]
         assert claim["reminders"] == expected_claim["reminders"], n
+        # Each step's events were recorded once, with the step, whatever crashed
+        assert [(kind, data.get("step")) for kind, data in dunning_events(invoice_id)] == expected_events, n
         if not fault.fired:
             break
         n += 1

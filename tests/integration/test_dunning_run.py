@@ -1,26 +1,32 @@
 """The dunning run: reminder, debt collection notice and hand-off on their days, fees as numbered
-documents with their own KID, stopped by payment, card retries first, each step once."""
+documents with their own KID, stopped by payment, card retries first, each step once, and each step's
+events (``invoice.overdue`` at the first, ``dunning.step_taken``, the fee's ``invoice.issued``) recorded
+once in its transaction."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from chalice.test import Client
 
 from chalicelib.billing.kid import DEFAULT_KID_LAYOUT
 from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.dunning.index import CaseStatus, dunning_shard
 from chalicelib.dunning.steps import CardRetryRequest, retry_request_keys
+from chalicelib.events import EventType
 from chalicelib.ledger.models import Account, IncomingMethod
 from chalicelib.ledger.service import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.notifications.sender import SentNotification, marker_keys
 from chalicelib.store import keys
+from chalicelib.values import PaymentMethod
 from tests.support.catalog import Catalog, Http
 from tests.support.dunning import World, plain_text, sent_mail, world
+from tests.support.events import recorded_events
+
+DUNNING_EVENTS = (EventType.INVOICE_OVERDUE, EventType.DUNNING_STEP_TAKEN)
 
 
 @pytest.fixture
@@ -34,6 +40,22 @@ def dunned(
         catalog.invoice_offer["id"],
         catalog.seller["id"],
     )
+
+
+def dunning_events(invoice_id: str) -> list[tuple[str, dict[str, object]]]:
+    """(type, data) of the recorded ``invoice.overdue`` and ``dunning.step_taken`` of an invoice, in the
+    order of its steps (the overdue first)."""
+    found = [
+        (event.type.value, dict(event.data))
+        for event in recorded_events()
+        if event.type in DUNNING_EVENTS and event.data["invoice_id"] == invoice_id
+    ]
+    return sorted(found, key=lambda pair: (pair[0] != "invoice.overdue", pair[1].get("step_number", 0)))
+
+
+def nok(amount: int) -> dict[str, object]:
+    """An amount in an event's data."""
+    return {"amount": amount, "currency": "NOK"}
 
 
 def account(services: Services, invoice: Invoice) -> Account:
@@ -229,6 +251,73 @@ def test_running_every_day_twice_takes_each_step_once(dunned: World, services: S
     assert fee_numbers == [4, 5, 6, 7, 8, 9]  # invoices 1-3 are the orders': numbered without gaps
     keys_sent = [key for key, _ in sent_mail()]
     assert len(keys_sent) == 6 and len(set(keys_sent)) == 6
+
+
+def test_each_step_records_its_events_once(dunned: World, services: Services) -> None:
+    invoice = dunned.order("hendelser@example.no")
+    # Every day run twice, the second time as a rerun of a finished day
+    day = date(2027, 1, 2)
+    while day <= date(2027, 3, 1):
+        dunned.run(day)
+        dunned.run(day)
+        day += timedelta(days=1)
+    reminder, notice = dunned.case(invoice.id).letters
+    common = {"invoice_id": invoice.id, "customer_id": invoice.customer_id}
+    assert dunning_events(invoice.id) == [
+        ("invoice.overdue", {**common, "due_date": "2027-01-15", "open_amount": nok(29900)}),
+        (
+            "dunning.step_taken",
+            {
+                **common,
+                "step": "reminder-1",
+                "step_number": 1,
+                "fee": nok(3500),
+                "fee_invoice_id": reminder.fee_invoice_id,
+            },
+        ),
+        (
+            "dunning.step_taken",
+            {
+                **common,
+                "step": "notice",
+                "step_number": 2,
+                "fee": nok(3500),
+                "fee_invoice_id": notice.fee_invoice_id,
+            },
+        ),
+        (
+            "dunning.step_taken",
+            {**common, "step": "hand-off", "step_number": 3, "fee": None, "fee_invoice_id": None},
+        ),
+    ]
+    # The fee documents are issued with their events, in the seller's books
+    fees = [
+        event
+        for event in recorded_events()
+        if event.type is EventType.INVOICE_ISSUED and event.data["document_kind"] == "fee"
+    ]
+    assert sorted(
+        (e.data["invoice_id"], e.data["number"], e.data["total"]["amount"]) for e in fees
+    ) == sorted([(reminder.fee_invoice_id, 2, 3500), (notice.fee_invoice_id, 3, 3500)])
+    assert {event.legal_entity_id for event in fees} == {invoice.legal_entity_id}
+
+
+def test_card_retries_are_no_steps_and_the_reminder_makes_the_invoice_overdue(
+    dunned: World, services: Services
+) -> None:
+    invoice = dunned.order("trekk@example.no", method="card")
+    failed_at = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+    dunned.dunning.service.record_failed_charge(invoice.id, PaymentMethod.CARD, "declined", failed_at)
+    dunned.run_days(date(2027, 1, 2), date(2027, 1, 10))
+    assert len(dunned.case(invoice.id).done) == 3  # three retries, before the due date's reminder
+    assert dunning_events(invoice.id) == []
+    dunned.run_days(date(2027, 1, 11), date(2027, 1, 20))
+    assert [
+        (kind, data.get("step"), data.get("step_number")) for kind, data in dunning_events(invoice.id)
+    ] == [
+        ("invoice.overdue", None, None),
+        ("dunning.step_taken", "reminder-1", 1),
+    ]
 
 
 def test_a_credit_note_stops_dunning(dunned: World, services: Services) -> None:

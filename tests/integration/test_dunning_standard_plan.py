@@ -11,7 +11,6 @@ from chalice.test import Client
 
 from chalicelib.container import Services
 from chalicelib.dunning.index import CaseStatus
-from chalicelib.dunning.service import dunning_services
 from chalicelib.money import Currency, Money
 from infra.local.seed import seed_demo_catalog
 from tests.support.catalog import Catalog, Http
@@ -27,7 +26,7 @@ def unplanned(services: Services, api: Client, admin: dict[str, str], catalog: C
     return World(
         services,
         Http(api, admin),
-        dunning_services(services),
+        services.dunning,
         seller_id=catalog.seller["id"],
         offer_id=catalog.invoice_offer["id"],
     )
@@ -129,7 +128,7 @@ def test_a_case_started_under_the_standard_plan_keeps_it(
 def test_the_demo_seller_has_the_standard_plan(services: Services) -> None:
     seeded = seed_demo_catalog(services.catalog)
     assert seeded is not None
-    [plan] = dunning_services(services).service.plans(seeded.legal_entity_id)
+    [plan] = services.dunning.service.plans(seeded.legal_entity_id)
     assert (plan.plan.id, plan.standard, plan.plan.steps[0].fee) == (
         STANDARD_NO,
         True,
