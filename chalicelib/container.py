@@ -18,8 +18,6 @@ from chalicelib.settings import Settings, get_settings
 CLOCK_FUNCTION = "ClockAdvanceFunction"
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -37,6 +35,7 @@ if TYPE_CHECKING:
     from chalicelib.dunning.service import Dunning
     from chalicelib.files.inbound import InboundFiles
     from chalicelib.flows.events import EventDispatcher
+    from chalicelib.flows.place_order import PlaceOrder
     from chalicelib.jobs.runner import QueueDrainer, ScheduleRunner
     from chalicelib.jobs.template import Wiring
     from chalicelib.ledger.imports import OcrImports
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from chalicelib.notifications.dispatch import NotificationDispatcher
     from chalicelib.notifications.queue import NotificationQueue
     from chalicelib.notifications.sender import NotificationSender
-    from chalicelib.orders.service import OrderService
     from chalicelib.payments.card_expiry import CardExpiryService
     from chalicelib.payments.intake import WebhookIntake
     from chalicelib.payments.service import PaymentService
@@ -149,16 +147,37 @@ class Services:
     @cached_property
     def avtalegiro(self) -> AvtaleGiro:
         """AvtaleGiro mandate imports and the daily claim and deletion files."""
-        from chalicelib.avtalegiro.wiring import avtalegiro_services
+        from chalicelib.avtalegiro.claims import ClaimFiles
+        from chalicelib.avtalegiro.deletions import DeletionFiles
+        from chalicelib.avtalegiro.mandates import MandateImports
+        from chalicelib.avtalegiro.wiring import AvtaleGiro
 
-        return avtalegiro_services(self)
+        bucket = self.settings.documents_bucket
+        return AvtaleGiro(
+            mandates=MandateImports(self.documents, self.s3, self.clock),
+            claims=ClaimFiles(self.documents, self.s3, bucket, self.clock),
+            deletions=DeletionFiles(self.documents, self.s3, bucket, self.clock),
+        )
 
     @cached_property
     def dunning(self) -> Dunning:
         """Dunning plans, reminders on demand, failed charges and the daily dunning run."""
-        from chalicelib.dunning.service import dunning_services
+        from chalicelib.dunning.handoff import HandoffExporter
+        from chalicelib.dunning.run import DunningRun
+        from chalicelib.dunning.service import Dunning, DunningService
 
-        return dunning_services(self)
+        service = DunningService(self.documents, self.ledger, self.notifications, self.clock)
+        exporter = HandoffExporter(self.documents, self.s3, self.settings.documents_bucket)
+        run = DunningRun(
+            self.documents,
+            service.steps,
+            self.sqs,
+            self.settings.dunning_queue_url,
+            exporter,
+            access=self.access,
+            stops=self.stops,
+        )
+        return Dunning(service, run)
 
     @cached_property
     def stripe_cards(self) -> StripeCardAdapter:
@@ -235,7 +254,8 @@ class Services:
     @cached_property
     def drainer(self) -> QueueDrainer:
         """Runs queued work in process."""
-        from chalicelib.jobs.runner import QueueDrainer, StreamPump
+        from chalicelib.jobs.runner import QueueDrainer
+        from chalicelib.jobs.streams import StreamPump
         from chalicelib.store.transaction import puts_committed
 
         drainer = QueueDrainer(self.sqs, self.wiring, self.settings.region)
@@ -364,19 +384,10 @@ class Services:
         from chalicelib.ledger.service import LedgerService
         from chalicelib.subscriptions.on_payment import access_on_payment
 
-        ledger = LedgerService(
+        # The payment-received notice comes from the invoice.paid event the payment's transaction records.
+        return LedgerService(
             self.documents, self.clock, paid_hooks=[lambda paid: access_on_payment(self.access, paid)]
         )
-        ledger.committed_paid_hooks.append(self._payment_received)
-        return ledger
-
-    def _payment_received(self, invoice_ids: Sequence[str]) -> None:
-        """After a payment's commit (or its replay): tell the customers whose invoices it paid."""
-        from chalicelib.notifications.queue import payment_received
-
-        # The instant, not a date: the dispatcher dates it on the invoice's seller's calendar.
-        paid_at = self.clock.now().isoformat()
-        self.notification_queue.enqueue(payment_received(i).with_refs(paid_at=paid_at) for i in invoice_ids)
 
     @cached_property
     def ocr_imports(self) -> OcrImports:
@@ -426,7 +437,6 @@ class Services:
             self.drafts,
             self.access,
             self.clock,
-            notices=self.notification_queue,
         )
 
     @cached_property
@@ -440,15 +450,14 @@ class Services:
             self.sqs,
             self.settings.invoice_run_queue_url,
             self.ledger,
-            notices=self.notification_queue,
         )
 
     @cached_property
-    def orders(self) -> OrderService:
+    def orders(self) -> PlaceOrder:
         """Orders: from an offer to a customer, subscription, agreement, first invoice and draft."""
-        from chalicelib.orders.service import OrderService
+        from chalicelib.flows.place_order import PlaceOrder
 
-        return OrderService(
+        return PlaceOrder(
             self.documents, self.catalog, self.order_blocks, self.fees, self.access, self.ledger, self.clock
         )
 

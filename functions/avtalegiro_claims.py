@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chalicelib.avtalegiro.wiring import avtalegiro_services
 from chalicelib.container import get_services
 from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
@@ -17,7 +16,7 @@ from chalicelib.observability import logger
 
 def run(moment: datetime) -> dict[str, Any]:
     """Build the claim and deletion files for the moment the schedule fired."""
-    avtalegiro = avtalegiro_services(get_services())
+    avtalegiro = get_services().avtalegiro
     try:
         avtalegiro.claims.config()
     except NotFoundError:

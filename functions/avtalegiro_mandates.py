@@ -12,7 +12,6 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chalicelib.avtalegiro.wiring import avtalegiro_services
 from chalicelib.container import get_services
 from chalicelib.files.inbound import ArrivedFile
 from chalicelib.observability import logger
@@ -26,7 +25,7 @@ def record_handler(record: SQSRecord) -> None:
     if notification.get("Event") == "s3:TestEvent":
         return
     services = get_services()
-    mandates = avtalegiro_services(services).mandates
+    mandates = services.avtalegiro.mandates
     for s3_record in S3Event(notification).records:
         announced = s3_record.s3.get_object
         arrival = services.inbound_files.record_arrival(

@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.container import get_services
-from chalicelib.dunning.service import dunning_services
 from chalicelib.jobs.work_items import parse_work_item
 from chalicelib.observability import logger
 
@@ -21,7 +20,7 @@ def record_handler(record: SQSRecord) -> None:
     """Take every dunning action due in one partition."""
     day, shard, run_date = parse_work_item(record.body)
     services = get_services()
-    report = dunning_services(services).run.work(day, shard, run_date, services.clock.now())
+    report = services.dunning.run.work(day, shard, run_date, services.clock.now())
     logger.info(
         "dunning work item done",
         extra={

@@ -7,15 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt
 
-from chalicelib.api.catalog import AddressIn, ListQuery, Text
+from chalicelib.api.catalog import AddressIn, Text
+from chalicelib.api.paging import ListQuery
 from chalicelib.api.routing import Call, Router
 from chalicelib.api.schemas import MoneyModel, QueryModel, RequestModel, ResponseModel
 from chalicelib.api.views import InvoiceView, SubscriptionView, invoice_view, subscription_view
-from chalicelib.catalog.models import Address
 from chalicelib.catalog.vat import VatCode
 from chalicelib.customers.models import Customer, CustomerChange, CustomerType, Fee, FeeStatus
 from chalicelib.errors import FieldError, ValidationFailedError
 from chalicelib.money import Currency, Money
+from chalicelib.values import Address
 
 router = Router("customers", tag="customers")
 

@@ -9,10 +9,10 @@ from pydantic import Field, StrictBool, StrictInt
 
 from chalicelib.api.routing import Call, Router
 from chalicelib.api.schemas import MoneyModel, QueryModel, RequestModel, ResponseModel
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.customers.models import CustomerType
 from chalicelib.dunning.plans import StepAnchor, StepKind
 from chalicelib.money import Currency
+from chalicelib.values import PaymentMethod
 
 router = Router("dunning", tag="dunning")
 
@@ -145,7 +145,7 @@ class DisputeUpdate(RequestModel):
 
 
 def _plan_view(stored: object) -> DunningPlanView:
-    from chalicelib.dunning.service import StoredPlan
+    from chalicelib.dunning.plan_store import StoredPlan
 
     assert isinstance(stored, StoredPlan)
     plan = stored.plan
@@ -223,8 +223,8 @@ def _case_view(case: object) -> DunningCaseView:
 )
 def create_dunning_plan(call: Call) -> DunningPlanView:
     """Validated against the legal limits (fees, deadlines, notice before hand-off) of today."""
+    from chalicelib.dunning.plan_store import new_plan_id
     from chalicelib.dunning.plans import DunningPlan, DunningStep
-    from chalicelib.dunning.service import dunning_services, new_plan_id
     from chalicelib.money import Money
 
     request = call.body(DunningPlanCreate)
@@ -250,7 +250,7 @@ def create_dunning_plan(call: Call) -> DunningPlanView:
         late_interest=request.late_interest,
         fees_agreed_in_advance=request.fees_agreed_in_advance,
     )
-    service = dunning_services(call.services).service
+    service = call.services.dunning.service
     return _plan_view(service.create_plan(request.legal_entity_id, plan, request.default))
 
 
@@ -263,10 +263,8 @@ def create_dunning_plan(call: Call) -> DunningPlanView:
 )
 def list_dunning_plans(call: Call) -> DunningPlanList:
     """Every stored plan, or one legal entity's plans in effect."""
-    from chalicelib.dunning.service import dunning_services
-
     query = call.query(PlanQuery)
-    plans = dunning_services(call.services).service.plans(query.legal_entity_id)
+    plans = call.services.dunning.service.plans(query.legal_entity_id)
     return DunningPlanList(items=[_plan_view(plan) for plan in plans])
 
 
@@ -279,9 +277,7 @@ def list_dunning_plans(call: Call) -> DunningPlanList:
 )
 def get_dunning_plan(call: Call) -> DunningPlanView:
     """One plan."""
-    from chalicelib.dunning.service import dunning_services
-
-    return _plan_view(dunning_services(call.services).service.plan(call.path["id"]))
+    return _plan_view(call.services.dunning.service.plan(call.path["id"]))
 
 
 @router.route(
@@ -296,10 +292,8 @@ def get_dunning_plan(call: Call) -> DunningPlanView:
 )
 def send_reminder(call: Call) -> DunningCaseView:
     """A reminder in the customer's language; its key is ``dunning:<invoice>:manual-<day>``."""
-    from chalicelib.dunning.service import dunning_services
-
     request = call.body(ReminderCreate)
-    result = dunning_services(call.services).service.remind(call.path["id"], request.with_fee)
+    result = call.services.dunning.service.remind(call.path["id"], request.with_fee)
     return _case_view(result.case)
 
 
@@ -312,9 +306,7 @@ def send_reminder(call: Call) -> DunningCaseView:
 )
 def get_dunning_case(call: Call) -> DunningCaseView:
     """The invoice's dunning case."""
-    from chalicelib.dunning.service import dunning_services
-
-    return _case_view(dunning_services(call.services).service.case(call.path["id"]))
+    return _case_view(call.services.dunning.service.case(call.path["id"]))
 
 
 @router.route(
@@ -327,8 +319,6 @@ def get_dunning_case(call: Call) -> DunningCaseView:
 )
 def set_dispute(call: Call) -> DunningCaseView:
     """Disputed invoices leave the dunning run until the dispute is lifted."""
-    from chalicelib.dunning.service import dunning_services
-
     request = call.body(DisputeUpdate)
-    case = dunning_services(call.services).service.dispute(call.path["id"], request.disputed, request.reason)
+    case = call.services.dunning.service.dispute(call.path["id"], request.disputed, request.reason)
     return _case_view(case)

@@ -64,6 +64,23 @@ def _operation(spec: RouteSpec, definitions: dict[str, Any]) -> dict[str, Any]:
         "summary": spec.summary,
         "tags": [spec.tag],
     }
+    parameters = _parameters(spec, definitions)
+    if parameters:
+        operation["parameters"] = parameters
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}}
+            },
+        }
+    if spec.auth == "admin":
+        operation["security"] = [{"bearer": []}]
+    operation["responses"] = _responses(spec)
+    return operation
+
+
+def _parameters(spec: RouteSpec, definitions: dict[str, Any]) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PATH_PARAMETER.findall(spec.path)
@@ -84,15 +101,11 @@ def _operation(spec: RouteSpec, definitions: dict[str, Any]) -> dict[str, Any]:
         )
     if spec.query is not None:
         parameters.extend(_query_parameters(spec.query, definitions))
-    if parameters:
-        operation["parameters"] = parameters
-    if spec.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{spec.body.__name__}"}}
-            },
-        }
+    return parameters
+
+
+def _responses(spec: RouteSpec) -> dict[str, Any]:
+    """The success response, then every problem the route can answer (the edge's own among them)."""
     success: dict[str, Any] = {"description": "Success"}
     if spec.response is not None:
         success["content"] = {
@@ -104,7 +117,6 @@ def _operation(spec: RouteSpec, definitions: dict[str, Any]) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
     problems = set(spec.problems) | {500}
     if spec.auth == "admin":
-        operation["security"] = [{"bearer": []}]
         problems |= {401, 403}
     if spec.body is not None:
         problems |= {400, 415, 422}
@@ -118,8 +130,7 @@ def _operation(spec: RouteSpec, definitions: dict[str, Any]) -> dict[str, Any]:
             "description": _PROBLEM_TITLES.get(status, "Problem"),
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-    operation["responses"] = responses
-    return operation
+    return responses
 
 
 def build_document(specs: list[RouteSpec]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from chalicelib.api.catalog import ListQuery
+from chalicelib.api.paging import ListQuery
 from chalicelib.api.routing import Call, Reply, Router
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.customers.models import BlockKind, OrderBlock

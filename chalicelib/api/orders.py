@@ -10,9 +10,9 @@ from pydantic import Field, StrictInt
 from chalicelib.api.catalog import AddressIn, Text
 from chalicelib.api.routing import Call, Router
 from chalicelib.api.schemas import RequestModel, ResponseModel
-from chalicelib.catalog.models import Address, PaymentMethod
 from chalicelib.customers.models import CustomerType
 from chalicelib.orders.models import CustomerDetails, Order, OrderRequest, PaymentStatus
+from chalicelib.values import Address, PaymentMethod
 
 router = Router("orders", tag="orders")
 

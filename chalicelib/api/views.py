@@ -8,9 +8,9 @@ from pydantic import Field
 
 from chalicelib.api.schemas import MoneyModel, ResponseModel
 from chalicelib.billing.models import DatePeriod, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineKind
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.money import Currency, Money
 from chalicelib.subscriptions.models import AgreementStatus, Subscription, SubscriptionStatus
+from chalicelib.values import PaymentMethod
 
 
 class PeriodView(ResponseModel):

@@ -12,7 +12,6 @@ from chalicelib.catalog.models import (
     AfterCampaign,
     Campaign,
     Component,
-    Document,
     LegalEntity,
     Offer,
     Plan,
@@ -30,6 +29,7 @@ from chalicelib.ids import new_id
 from chalicelib.money import Currency
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore, Keys, Page, document_item
+from chalicelib.values import Document
 
 DocT = TypeVar("DocT", bound=Document)
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.billing.models import Invoice
-from chalicelib.catalog.models import Document, LegalEntity, PaymentMethod, Plan, Product
+from chalicelib.catalog.models import LegalEntity, Plan, Product
 from chalicelib.clock import Clock
 from chalicelib.customers.models import Customer
 from chalicelib.money import Money
@@ -27,6 +27,7 @@ from chalicelib.orders.models import Order
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
 from chalicelib.subscriptions.models import Subscription, SubscriptionStatus
+from chalicelib.values import Document, PaymentMethod
 
 if TYPE_CHECKING:
     from chalicelib.documents.invoices import InvoiceDocuments

@@ -24,12 +24,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from chalicelib.catalog.models import Document
 from chalicelib.clock import Clock
 from chalicelib.customers.models import Customer
 from chalicelib.notifications.outbox import Attachment, Outbox, build_email, sms_text
 from chalicelib.notifications.render import MessageKind, RenderedMessage, render, supported_language
 from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, document_item
+from chalicelib.values import Document
 
 KIND = "notification"
 STALE_CLAIM = timedelta(minutes=15)  # far beyond one provider call and the Lambda's own timeout

@@ -8,17 +8,15 @@ from pathlib import Path
 import netsgiro
 
 from chalicelib.billing.kid import make_invoice_kid
-from chalicelib.formats.avtalegiro import (
+from chalicelib.formats.avtalegiro.claim_files import build_file, parse_claim_file
+from chalicelib.formats.avtalegiro.claims import (
     Claim,
     ClaimAssignment,
     ClaimTransmission,
     DueWindow,
     FileKind,
-    MandateRegistration,
-    build_file,
-    parse_claim_file,
-    parse_mandates,
 )
+from chalicelib.formats.avtalegiro.mandates import MandateRegistration, parse_mandates
 
 SPECS = Path("/work/shared/specs/nets")
 NOTIFY = {

@@ -22,11 +22,11 @@ import pytest
 from pydantic import SecretStr
 
 from chalicelib.billing.models import DatePeriod
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.clock import FixedClock
 from chalicelib.container import Services, set_services
 from chalicelib.customers.models import Customer
-from chalicelib.jobs.runner import invoke_handler, scheduled_event
+from chalicelib.jobs.invocation import invoke_handler
+from chalicelib.jobs.runner import scheduled_event
 from chalicelib.jobs.template import ScheduleWiring
 from chalicelib.ledger.models import IncomingMethod, Payment, PaymentStatus
 from chalicelib.money import Currency, Money
@@ -50,6 +50,7 @@ from chalicelib.subscriptions.models import (
     SubscriptionStatus,
 )
 from chalicelib.subscriptions.writes import subscription_item
+from chalicelib.values import PaymentMethod
 from infra.awscalls import AwsCallCounter, count_aws_requests
 from infra.local.resources import LocalResources
 from tests.conftest import make_settings

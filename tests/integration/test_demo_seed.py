@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.customers.models import CustomerType
 from chalicelib.orders.models import CustomerDetails, OrderRequest
+from chalicelib.values import PaymentMethod
 from infra.local.seed import seed_demo_catalog
 
 

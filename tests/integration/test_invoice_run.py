@@ -11,7 +11,6 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.billing.models import Invoice, InvoiceStatus
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.customers.models import CustomerType
 from chalicelib.orders.models import CustomerDetails, OrderRequest
@@ -19,6 +18,7 @@ from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem
 from chalicelib.store.due import INVOICE_RUN, due_partitions
 from chalicelib.subscriptions.writes import renewal_shard
+from chalicelib.values import PaymentMethod
 from infra.awscalls import InjectedCrash, fail_at_call, install
 from tests.support.aws import fresh_resources
 from tests.support.catalog import Catalog, Http, build_catalog, reminder_only_plan

@@ -9,8 +9,8 @@ from chalice.test import Client
 from chalicelib.billing.issuing import Collection, ToIssue, invoice_series, issuing_writes
 from chalicelib.billing.kid import DEFAULT_KID_LAYOUT
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
+from chalicelib.values import PaymentMethod
 from tests.integration.test_ocr_import import drop
 from tests.support.catalog import Http, person
 from tests.support.ledger import Shop, ledger_api, make_invoice, seed_customer, seed_seller, shop

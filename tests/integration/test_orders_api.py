@@ -10,11 +10,11 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.billing.kid import is_valid_kid
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.customers.models import CustomerType
+from chalicelib.flows.place_order import PlaceOrder
 from chalicelib.orders.models import CustomerDetails, OrderRequest
-from chalicelib.orders.service import OrderService
+from chalicelib.values import PaymentMethod
 from tests.support.catalog import Catalog, Http, build_catalog, organisation, person
 
 
@@ -173,7 +173,7 @@ def test_concurrent_orders_get_gapless_invoice_numbers(
     # Given two order services (two Lambdas: the counter's condition decides between them), each
     # taking orders from four threads, 200 orders at once, some by the same customers
     lambdas = [
-        OrderService(
+        PlaceOrder(
             services.documents,
             services.catalog,
             services.order_blocks,

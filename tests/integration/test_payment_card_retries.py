@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.dunning.index import dunning_shard
+from chalicelib.dunning.plan_store import new_plan_id
 from chalicelib.dunning.plans import DunningPlan, DunningStep, StepKind
-from chalicelib.dunning.service import dunning_services, new_plan_id
 from chalicelib.dunning.steps import CardRetryRequest, retry_partition, retry_request_keys
 from chalicelib.ledger.models import IncomingMethod
 from chalicelib.ledger.service import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.payments.records import ChargeState, SetupState
+from chalicelib.values import PaymentMethod
 from infra.awscalls import InjectedCrash, fail_at_call
 from tests.conftest import make_settings
 from tests.integration.test_payment_charging_crash import ProviderFault, service
@@ -95,7 +95,7 @@ def declined_then_requested(
     services = bind(with_providers(make_settings(resources), sims))
     services.ses.verify_email_identity(EmailAddress=services.settings.notification_from_address)
     payer = seed_payer(services, sims, PaymentMethod.CARD, next(_numbers), due=DAY)
-    dunning = dunning_services(services)
+    dunning = services.dunning
     plan = DunningPlan(
         id=new_plan_id(),
         name="Kort (NO)",
@@ -171,7 +171,7 @@ def test_a_retry_request_charges_the_card_once_and_pays_the_invoice(
         assert (again.charged, again.resumed, again.skipped, again.waiting) == ([], [], 0, [])
     assert_paid_once_by_the_retry(world, sims)
     # The paid invoice is no longer dunned
-    case = dunning_services(world.services).service.case(world.invoice_id)
+    case = world.services.dunning.service.case(world.invoice_id)
     assert case.done == {f"dunning:{world.invoice_id}:retry-1": RETRY_DAY}
 
 

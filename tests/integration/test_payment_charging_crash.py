@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.payments.errors import ProviderUnavailableError
 from chalicelib.payments.interface import PaymentMethodAdapter
 from chalicelib.payments.service import PaymentService
+from chalicelib.values import PaymentMethod
 from infra.awscalls import InjectedCrash, fail_at_call
 from infra.simulators.vipps import due_instant
 from tests.conftest import make_settings
@@ -81,9 +81,7 @@ def service(services: Services, fault: ProviderFault | None = None) -> PaymentSe
         return fault.wrap(real) if fault is not None else real
 
     def failed_charge(invoice_id: str, method: PaymentMethod, reason: str, at: datetime) -> object:
-        from chalicelib.dunning.service import dunning_services
-
-        return dunning_services(services).service.record_failed_charge(invoice_id, method, reason, at)
+        return services.dunning.service.record_failed_charge(invoice_id, method, reason, at)
 
     return PaymentService(
         services.documents, services.ledger, services.notifications, services.clock, adapters, failed_charge

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services, set_services
 from chalicelib.payments.records import ChargeState, EventRecord, SetupState
 from chalicelib.payments.service import event_message
@@ -32,6 +31,7 @@ from chalicelib.payments.stripe_signature import sign_payload
 from chalicelib.payments.vipps_signature import sign_webhook
 from chalicelib.store import keys
 from chalicelib.subscriptions.models import AgreementStatus, PaymentAgreement
+from chalicelib.values import PaymentMethod
 from infra.simulators.vipps import WebhookTarget, due_instant
 from tests.conftest import make_settings
 from tests.support.aws import fresh_resources

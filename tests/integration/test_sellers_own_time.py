@@ -24,11 +24,11 @@ from chalice.test import Client
 
 from chalicelib.billing.kid import DEFAULT_KID_LAYOUT
 from chalicelib.billing.models import Invoice, InvoiceStatus
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services
 from chalicelib.customers.models import CustomerType
 from chalicelib.orders.models import CustomerDetails, OrderRequest
 from chalicelib.store.documents import DocumentItem
+from chalicelib.values import PaymentMethod
 from tests.support.catalog import Catalog, Http, build_catalog, reminder_only_plan
 
 NUUK_SELLER = {

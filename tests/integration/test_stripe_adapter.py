@@ -20,8 +20,8 @@ from chalicelib.payments.interface import (
     InvoiceCharge,
     PeriodUnit,
 )
-from chalicelib.payments.settings import StripeSettings
 from chalicelib.payments.stripe_card import StripeCardAdapter, StripeChargeResult
+from chalicelib.settings import StripeSettings
 from infra.simulators.stripe import StripeSimulator
 from tests.support.aws import free_port
 

@@ -10,13 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from chalice.test import Client
 
 from chalicelib.billing.models import DatePeriod, Invoice, InvoiceStatus, Totals
-from chalicelib.catalog.models import Address, LegalEntity, PaymentMethod
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.customers.models import Customer, CustomerType
 from chalicelib.customers.service import new_customer_writes
 from chalicelib.money import Currency
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore, document_item, lookup_item
 from chalicelib.subscriptions.models import Phase, Subscription, SubscriptionStatus
+from chalicelib.values import Address, PaymentMethod
 
 CREATED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

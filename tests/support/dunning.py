@@ -24,7 +24,7 @@ from chalicelib.billing.models import Invoice
 from chalicelib.container import Services
 from chalicelib.dunning.index import DUNNING_SHARDS, DunningCase, dunning_shard, overdue_index_writes
 from chalicelib.dunning.run import DunningReport
-from chalicelib.dunning.service import Dunning, dunning_services
+from chalicelib.dunning.service import Dunning
 from chalicelib.store import keys
 from tests.support.aws import REGION
 from tests.support.catalog import Http, person
@@ -156,4 +156,4 @@ def world(services: Services, http: Http, dunning_http: Http, offer_id: str, sel
     allow_mail(services)
     status, plan = dunning_http.post("/v1/dunning-plans", {**NO_PLAN, "legal_entity_id": seller_id})
     assert status == 201, plan
-    return World(services, http, dunning_services(services), seller_id, offer_id)
+    return World(services, http, services.dunning, seller_id, offer_id)

@@ -24,12 +24,13 @@ from chalicelib.billing.models import (
     Totals,
     VatSummaryRow,
 )
-from chalicelib.catalog.models import Address, LegalEntity, PaymentMethod
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.container import Services
 from chalicelib.customers.models import Customer, CustomerType
 from chalicelib.money import Currency, Money, VatRate, vat_from_gross
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, document_item, lookup_item
+from chalicelib.values import Address, PaymentMethod
 from tests.support.aws import REGION
 from tests.support.catalog import Catalog, Http, build_catalog, person
 

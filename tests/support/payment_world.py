@@ -14,7 +14,6 @@ from pydantic import SecretStr
 from stripe import StripeClient
 
 from chalicelib.billing.models import DatePeriod, Invoice
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.container import Services, set_services
 from chalicelib.customers.models import Customer
 from chalicelib.money import Currency, Money
@@ -27,8 +26,7 @@ from chalicelib.payments.records import (
     setup_item,
     setup_keys,
 )
-from chalicelib.payments.settings import StripeSettings
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, StripeSettings
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, document_item
 from chalicelib.subscriptions.models import (
@@ -39,6 +37,7 @@ from chalicelib.subscriptions.models import (
     SubscriptionStatus,
 )
 from chalicelib.subscriptions.writes import subscription_item
+from chalicelib.values import PaymentMethod
 from infra.simulators.stripe import StripeSimulator
 from infra.simulators.vipps import VippsSimulator
 from tests.support.ledger import SEED_AT, invoice_items, make_invoice, seed_customer, seed_seller

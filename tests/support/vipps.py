@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from chalicelib.payments.settings import VippsSettings
+from chalicelib.settings import VippsSettings
 from infra.simulators.vipps_spec import (
     SPEC_DIR,
     SPEC_FILES,

@@ -10,16 +10,15 @@ import netsgiro
 import pytest
 
 from chalicelib.billing.kid import make_invoice_kid
-from chalicelib.formats.avtalegiro import (
-    AvtaleGiroFileError,
+from chalicelib.formats.avtalegiro.claim_files import build_file, parse_claim_file
+from chalicelib.formats.avtalegiro.claims import (
     Claim,
     ClaimAssignment,
     ClaimTransmission,
     DueWindow,
     FileKind,
-    build_file,
-    parse_claim_file,
 )
+from chalicelib.formats.avtalegiro.records import AvtaleGiroFileError
 
 WINDOW = DueWindow(date(2027, 3, 1), date(2028, 2, 1))
 KID_1 = make_invoice_kid(1, 10001, 1)

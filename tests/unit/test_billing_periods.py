@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.billing.periods import (
+from chalicelib.clock import local_date, start_of_local_day
+from chalicelib.periods import (
     Alignment,
     Period,
     PeriodRule,
@@ -27,7 +28,6 @@ from chalicelib.billing.periods import (
     period_start,
     periods_between,
 )
-from chalicelib.clock import local_date, start_of_local_day
 
 MONTH, YEAR, WEEK, DAY = PeriodUnit.MONTH, PeriodUnit.YEAR, PeriodUnit.WEEK, PeriodUnit.DAY
 CALENDAR = Alignment.CALENDAR

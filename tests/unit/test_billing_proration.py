@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.billing.periods import (
+from chalicelib.clock import local_date
+from chalicelib.money import Currency, Money
+from chalicelib.periods import (
     Alignment,
     DaySplit,
     Period,
@@ -22,8 +24,6 @@ from chalicelib.billing.periods import (
     unused_days,
     used_days,
 )
-from chalicelib.clock import local_date
-from chalicelib.money import Currency, Money
 
 APRIL = Period(date(2026, 4, 1), date(2026, 5, 1))  # 30 days
 FEBRUARY = Period(date(2026, 2, 1), date(2026, 3, 1))  # 28 days

@@ -11,7 +11,6 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.billing.models import DatePeriod
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.notifications.render import MessageKind, render
 from chalicelib.payments.card_expiry import (
     LOOKBACK_DAYS,
@@ -36,6 +35,7 @@ from chalicelib.payments.records import PaymentSetup, SetupState
 from chalicelib.payments.stripe_card import SavedCard, saved_card_of
 from chalicelib.settings import Settings
 from chalicelib.subscriptions.models import Phase, Subscription, SubscriptionStatus
+from chalicelib.values import PaymentMethod
 
 AT = datetime(2027, 3, 1, 8, tzinfo=UTC)
 

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from chalicelib.customers.models import Customer, CustomerType
-from chalicelib.customers.service import SearchKind, classify_search, new_customer_writes, normalise_name
+from chalicelib.customers.search import SearchKind, classify_search, normalise_name
+from chalicelib.customers.service import new_customer_writes
 from chalicelib.subscriptions.access import AccessDecision, decide
 from chalicelib.subscriptions.models import AccessGrant
 

@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.dunning.limits import DEFAULT_INTEREST_RATES, UnknownDunningLimitError
 from chalicelib.dunning.plans import DunningPlan, DunningStep, StepAnchor, StepKind
 from chalicelib.dunning.schedule import (
@@ -19,6 +18,7 @@ from chalicelib.dunning.schedule import (
     step_key,
 )
 from chalicelib.money import Currency, Money
+from chalicelib.values import PaymentMethod
 
 DUE = date(2027, 1, 31)
 PLAN = DunningPlan(

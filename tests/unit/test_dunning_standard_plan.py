@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.dunning.index import DunningCase
 from chalicelib.dunning.limits import DEFAULT_LIMITS, NORDIC_LIMITS, DunningLimits, UnknownDunningLimitError
+from chalicelib.dunning.plan_store import StoredPlan, effective_dunning_plan
 from chalicelib.dunning.plans import (
     DunningPlan,
     DunningStep,
@@ -19,8 +19,8 @@ from chalicelib.dunning.plans import (
     standard_plan_of_id,
     validate_plan,
 )
-from chalicelib.dunning.service import StoredPlan, effective_dunning_plan
 from chalicelib.money import Currency, Money
+from chalicelib.values import PaymentMethod
 
 CREATED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

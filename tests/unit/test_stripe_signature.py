@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from chalicelib.payments.errors import WebhookSignatureError
-from chalicelib.payments.settings import StripeSettings
 from chalicelib.payments.stripe_card import parse_webhook
 from chalicelib.payments.stripe_signature import (
     compute_signature,
@@ -19,6 +18,7 @@ from chalicelib.payments.stripe_signature import (
     sign_payload,
     verify_signature,
 )
+from chalicelib.settings import StripeSettings
 
 SECRET = "whsec_test_abo"
 NOW = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)

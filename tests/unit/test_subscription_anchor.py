@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.billing.periods import PeriodUnit
-from chalicelib.catalog.models import Campaign, Component, Offer, PaymentMethod, Period, Plan
+from chalicelib.catalog.models import Campaign, Component, Offer, Period, Plan
 from chalicelib.money import Currency
+from chalicelib.periods import PeriodUnit
 from chalicelib.subscriptions.models import Phase
 from chalicelib.subscriptions.timeline import BillingPeriod, billing_periods, change_anchor, phases_for_order
+from chalicelib.values import PaymentMethod
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 MONTH, YEAR = PeriodUnit.MONTH, PeriodUnit.YEAR
