@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for entry in chosen:
+            begun = time.perf_counter()
             try:
                 tables = run_benchmark(entry.name, context)
             except Exception:
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for table in tables:
                 print(table.render(), end="\n\n", flush=True)
+            print(f"({entry.name}: {time.perf_counter() - begun:.1f} s)", end="\n\n", flush=True)
     finally:
         context.close()
     print(f"{len(chosen)} benchmarks in {time.perf_counter() - started:.1f} s, {broken} failed")

@@ -16,7 +16,6 @@ from bench import BenchContext, Cell, Table, benchmark
 from bench.stack import stack
 from chalicelib.dunning.index import DUNNING_SHARDS
 from chalicelib.dunning.plans import DunningPlan, DunningStep, StepKind
-from chalicelib.dunning.service import dunning_services
 from chalicelib.money import Currency, Money
 from chalicelib.orders.models import CustomerDetails, OrderRequest
 from infra.awscalls import count_aws_requests, install
@@ -46,7 +45,7 @@ def _run(context: BenchContext, overdue: int) -> tuple[int, dict[str, int], int]
     boto3.client("ses", region_name=services.settings.region).verify_email_identity(
         EmailAddress=services.settings.notification_from_address
     )
-    dunning = dunning_services(services)
+    dunning = services.dunning
     entity_id = next(iter(services.catalog.legal_entities(100, None).items)).id
     dunning.service.create_plan(entity_id, PLAN, default=True)
     for index in range(overdue):
