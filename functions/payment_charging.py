@@ -18,11 +18,11 @@ from chalicelib.observability import logger
 
 def run(moment: datetime) -> dict[str, Any]:
     """Charge what is due on the moment's business date, then the card retries due that day."""
-    payments = get_services().payments
+    charging = get_services().payment_flows.charging
     # One date for the platform: at 05:00 UTC it is this date in every zone from UTC-5 eastwards
     # (docs/billing.md 1.1).
     day = local_date(moment)
-    charged, retried = payments.charge_all_due(day)
+    charged, retried = charging.charge_all_due(day)
     summary = asdict(charged)
     summary["retries"] = asdict(retried)
     logger.info("payment charges created", extra=summary)

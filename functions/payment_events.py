@@ -19,7 +19,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> None:
     """Act on one event."""
     message: dict[str, Any] = json.loads(record.body)
-    outcome = get_services().payments.process_event(message)
+    outcome = get_services().payment_flows.webhook.process_event(message)
     logger.info(
         "payment event processed",
         extra={"event_id": message.get("event_id"), "event_type": message.get("event_type"), "as": outcome},

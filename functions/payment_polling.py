@@ -15,7 +15,7 @@ from chalicelib.observability import logger
 
 def run() -> dict[str, Any]:
     """One bounded reconciliation pass."""
-    report = get_services().payments.poll()
+    report = get_services().payment_flows.polling.poll()
     summary = asdict(report)
     if report.setups or report.charges or report.refunds or report.interrupted:
         logger.info("payments polled", extra=summary)

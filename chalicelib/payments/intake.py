@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib.clock import Clock, wall_time
 from chalicelib.payments.records import EventRecord, event_keys
-from chalicelib.payments.service import event_message
 from chalicelib.settings import Settings
 from chalicelib.store.documents import DocumentStore, WriteConflictError, document_item
 
@@ -60,7 +60,7 @@ class WebhookIntake:
 
     def stripe(self, body: bytes, headers: Mapping[str, str]) -> Received:
         """A Stripe event (signature timestamps are checked against wall time, which Stripe signs with)."""
-        from chalicelib.payments.stripe_card import parse_webhook
+        from chalicelib.payments.stripe_api import parse_webhook
 
         event = parse_webhook(self._settings.stripe, body, dict(headers), wall_time())
         record = EventRecord(
@@ -96,3 +96,26 @@ class WebhookIntake:
         with contextlib.suppress(WriteConflictError):
             self._store.write([], [(document_item("payment_event", key, queued, status="queued"), 1)])
         return Received(record.event_id, duplicate=False)
+
+
+def event_message(
+    provider: str,
+    event_id: str,
+    event_type: str,
+    *,
+    agreement_ref: str | None = None,
+    charge_ref: str | None = None,
+    object_id: str | None = None,
+) -> str:
+    """The queued message of one webhook event."""
+    return json.dumps(
+        {
+            "provider": provider,
+            "event_id": event_id,
+            "event_type": event_type,
+            "agreement_ref": agreement_ref,
+            "charge_ref": charge_ref,
+            "object_id": object_id,
+        },
+        sort_keys=True,
+    )

@@ -15,182 +15,46 @@ on session on our payment page, which dunning sends the customer. Each adapter h
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import stripe
 
 from chalicelib.errors import ValidationFailedError
-from chalicelib.money import Currency, Money
-from chalicelib.payments.errors import (
-    ProviderError,
-    ProviderRejectedError,
-    ProviderUnavailableError,
-)
+from chalicelib.money import Money
+from chalicelib.payments.errors import ProviderError, ProviderRejectedError
 from chalicelib.payments.interface import (
     AgreementRequest,
-    AgreementSetup,
     AgreementState,
     AgreementStatus,
-    ChargeResult,
     ChargeStatus,
     InvoiceCharge,
     RefundResult,
 )
-from chalicelib.payments.stripe_signature import header_value, verify_signature
+from chalicelib.payments.stripe_api import (
+    PROVIDER,
+    SavedCard,
+    StripeAgreementSetup,
+    StripeChargeResult,
+    as_dict,
+    charge_result,
+    currency_of,
+    error_body,
+    idempotency_key,
+    new_client,
+    provider_error,
+    saved_card_of,
+)
 from chalicelib.settings import StripeSettings
 
-PROVIDER = "stripe"
 _T = TypeVar("_T")
-# Stripe allows 255 characters; our ids are far shorter, so keys are readable.
-_IDEMPOTENCY_KEY_MAX = 255
 _DESCRIPTION_MAX = 1000
 _CANCELLABLE = frozenset(
     {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"}
 )
 _STOPPED = "stopped"
 _LIST_LIMIT = 100
-
-
-def idempotency_key(action: str, our_id: str) -> str:
-    """The deterministic ``Idempotency-Key`` for ``action`` on one of our ids."""
-    key = f"{action}-{our_id}"
-    if not our_id or len(key) > _IDEMPOTENCY_KEY_MAX:
-        raise ValidationFailedError(f"{our_id!r} cannot make a Stripe idempotency key")
-    return key
-
-
-@dataclass(frozen=True)
-class StripeAgreementSetup(AgreementSetup):
-    """An agreement being set up: the intent the customer confirms on session, and its client secret.
-
-    The client secret goes to the customer's browser only (Stripe.js), never into a URL or a log.
-    """
-
-    intent_id: str = ""
-    client_secret: str = ""
-
-
-@dataclass(frozen=True)
-class StripeChargeResult(ChargeResult):
-    """A charge (a PaymentIntent) with what dunning needs when it failed."""
-
-    decline_code: str | None = None
-    customer_action_url: str | None = None
-
-
-@dataclass(frozen=True)
-class SavedCard:
-    """A saved card as the customer knows it (never its number): brand, last four digits, expiry."""
-
-    payment_method_id: str
-    brand: str | None
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-def saved_card_of(method: Mapping[str, Any]) -> SavedCard | None:
-    """The card of a Stripe PaymentMethod; None for anything that is not a card with an expiry."""
-    card = _dict(method.get("card"))
-    month, year, last4 = card.get("exp_month"), card.get("exp_year"), card.get("last4")
-    if not method.get("id") or not isinstance(month, int) or not isinstance(year, int) or not last4:
-        return None
-    return SavedCard(
-        payment_method_id=str(method["id"]),
-        brand=str(card["brand"]) if card.get("brand") else None,
-        last4=str(last4),
-        exp_month=month,
-        exp_year=year,
-    )
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, stripe.StripeObject):
-        return value.to_dict()
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _money(value: Any, currency: Currency) -> Money | None:
-    return Money(value, currency) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _currency(value: Any) -> Currency:
-    try:
-        return Currency(str(value).upper())
-    except ValueError as exc:
-        raise ProviderError(detail=f"Stripe reported unknown currency {value!r}", provider=PROVIDER) from exc
-
-
-def _error_body(exc: stripe.StripeError) -> dict[str, Any]:
-    body = exc.json_body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return dict(body["error"])
-    return {}
-
-
-def provider_error(exc: stripe.StripeError, action: str) -> ProviderError:
-    """A typed error for anything the SDK raised that is not a card's answer."""
-    error = _error_body(exc)
-    message = str(error.get("message") or exc.user_message or exc.__class__.__name__)
-    common: dict[str, Any] = {
-        "detail": f"Stripe failed to {action}: {message}",
-        "provider": PROVIDER,
-        "http_status": exc.http_status,
-        "problem_type": str(error["type"]) if error.get("type") else None,
-        "problem_title": str(exc.code or error.get("code") or "") or None,
-        "problem_detail": message,
-        "context_id": exc.request_id,
-    }
-    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
-        return ProviderUnavailableError(**common)
-    status = exc.http_status
-    if status is not None and (status >= 500 or status == 429):
-        return ProviderUnavailableError(**common)
-    if status is not None and 400 <= status < 500:
-        return ProviderRejectedError(**common)
-    return ProviderError(**common)
-
-
-def intent_status(intent: Mapping[str, Any]) -> tuple[ChargeStatus, Money | None, Money | None, Money | None]:
-    """A PaymentIntent's status, amount, captured and refunded amounts in provider-neutral terms."""
-    currency = _currency(intent.get("currency"))
-    provider_status = str(intent.get("status"))
-    amount = _money(intent.get("amount"), currency)
-    charge = _dict(intent.get("latest_charge"))
-    captured = _money(intent.get("amount_received"), currency)
-    if captured is None and charge.get("status") == "succeeded" and charge.get("captured"):
-        captured = _money(charge.get("amount"), currency)
-    refunded_amount = charge.get("amount_refunded")
-    refunded = _money(refunded_amount, currency) if refunded_amount else None
-    if provider_status == "succeeded":
-        if refunded is not None and captured is not None and refunded >= captured:
-            status = ChargeStatus.REFUNDED
-        elif refunded is not None:
-            status = ChargeStatus.PARTIALLY_REFUNDED
-        else:
-            status = ChargeStatus.PAID
-    elif provider_status == "requires_capture":
-        status = ChargeStatus.RESERVED
-    elif provider_status == "canceled":
-        status = ChargeStatus.CANCELLED
-    elif provider_status == "requires_payment_method" and intent.get("last_payment_error"):
-        status = ChargeStatus.FAILED
-    elif provider_status in (
-        "requires_payment_method",
-        "requires_confirmation",
-        "requires_action",
-        "processing",
-    ):
-        status = ChargeStatus.PENDING
-    else:
-        raise ProviderError(
-            detail=f"Stripe reported unknown PaymentIntent status {provider_status!r}", provider=PROVIDER
-        )
-    return status, amount, captured, refunded
 
 
 class StripeCardAdapter:
@@ -217,33 +81,12 @@ class StripeCardAdapter:
         """Our page where the customer confirms or pays ``intent_id`` on session."""
         return f"{self._settings.payment_page_url.rstrip('/')}/{intent_id}"
 
-    def _charge_result(
-        self, intent: Mapping[str, Any], error: Mapping[str, Any] | None = None
-    ) -> StripeChargeResult:
-        status, amount, captured, refunded = intent_status(intent)
-        failure = _dict(error) if error is not None else _dict(intent.get("last_payment_error"))
-        code = failure.get("code")
-        decline = failure.get("decline_code")
-        needs_customer = status == ChargeStatus.FAILED or intent.get("status") == "requires_action"
-        intent_id = str(intent["id"])
-        return StripeChargeResult(
-            charge_ref=intent_id,
-            status=status,
-            provider_status=str(intent.get("status")),
-            amount=amount,
-            captured=captured,
-            refunded=refunded,
-            failure_reason=str(code) if code and status == ChargeStatus.FAILED else None,
-            decline_code=str(decline) if decline and status == ChargeStatus.FAILED else None,
-            customer_action_url=self.action_url(intent_id) if needs_customer else None,
-        )
-
     def _retrieve_intent(self, intent_id: str) -> dict[str, Any]:
         intent = self._call(
             f"fetch PaymentIntent {intent_id}",
             lambda: self._client.v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge"]}),
         )
-        return _dict(intent)
+        return as_dict(intent)
 
     def _customer_intents(self, customer_id: str) -> Iterator[dict[str, Any]]:
         page = self._call(
@@ -251,14 +94,14 @@ class StripeCardAdapter:
             lambda: self._client.v1.payment_intents.list({"customer": customer_id, "limit": _LIST_LIMIT}),
         )
         for intent in page.auto_paging_iter():
-            yield _dict(intent)
+            yield as_dict(intent)
 
     def _intent_for_invoice(
         self, customer_id: str, invoice_id: str, attempt: int = 0
     ) -> dict[str, Any] | None:
         """The PaymentIntent of one attempt at an invoice (metadata ``attempt``; none on the first)."""
         for intent in self._customer_intents(customer_id):
-            metadata = _dict(intent.get("metadata"))
+            metadata = as_dict(intent.get("metadata"))
             if metadata.get("invoice_id") == invoice_id and str(metadata.get("attempt", 0)) == str(attempt):
                 return self._retrieve_intent(str(intent["id"]))
         return None
@@ -270,20 +113,20 @@ class StripeCardAdapter:
                 customer_id, {"type": "card", "limit": _LIST_LIMIT}
             ),
         )
-        return [_dict(method) for method in page.auto_paging_iter()]
+        return [as_dict(method) for method in page.auto_paging_iter()]
 
     def _customer(self, customer_id: str) -> dict[str, Any]:
         customer = self._call(
             f"fetch customer {customer_id}", lambda: self._client.v1.customers.retrieve(customer_id)
         )
-        return _dict(customer)
+        return as_dict(customer)
 
     def saved_card(self, customer_id: str) -> str | None:
         """The card to charge off session: the customer's default, else the newest saved card."""
         customer = self._customer(customer_id)
-        if customer.get("deleted") or _dict(customer.get("metadata")).get("abo_agreement") == _STOPPED:
+        if customer.get("deleted") or as_dict(customer.get("metadata")).get("abo_agreement") == _STOPPED:
             return None
-        default = _dict(customer.get("invoice_settings")).get("default_payment_method")
+        default = as_dict(customer.get("invoice_settings")).get("default_payment_method")
         if isinstance(default, Mapping):
             default = default.get("id")
         if default:
@@ -301,13 +144,13 @@ class StripeCardAdapter:
                 customer_id, {"expand": ["invoice_settings.default_payment_method"]}
             ),
         )
-        found = _dict(customer)
-        if found.get("deleted") or _dict(found.get("metadata")).get("abo_agreement") == _STOPPED:
+        found = as_dict(customer)
+        if found.get("deleted") or as_dict(found.get("metadata")).get("abo_agreement") == _STOPPED:
             return None
-        default = _dict(found.get("invoice_settings")).get("default_payment_method")
+        default = as_dict(found.get("invoice_settings")).get("default_payment_method")
         if isinstance(default, str) and default:
             method_id = default
-            default = _dict(
+            default = as_dict(
                 self._call(
                     f"fetch payment method {method_id}",
                     lambda: self._client.v1.payment_methods.retrieve(method_id),
@@ -329,7 +172,7 @@ class StripeCardAdapter:
                 f"fetch PaymentIntent {intent_id}",
                 lambda: self._client.v1.payment_intents.retrieve(intent_id),
             )
-        secret = _dict(intent).get("client_secret")
+        secret = as_dict(intent).get("client_secret")
         if not secret:
             raise ProviderError(
                 detail=f"Stripe returned {intent_id} without a client secret", provider=PROVIDER
@@ -344,7 +187,6 @@ class StripeCardAdapter:
         A first invoice to pay becomes a PaymentIntent that saves the card for off-session use; a free
         one (a trial) becomes a SetupIntent that only saves the card.
         """
-        first = request.first_invoice
         metadata = {"agreement_id": request.agreement_id}
         customer = self._call(
             "create a customer",
@@ -358,6 +200,27 @@ class StripeCardAdapter:
             ),
         )
         customer_id = customer.id
+        intent_id, secret, first_ref = self._first_intent(request, customer_id)
+        if not secret:
+            raise ProviderError(
+                detail=f"Stripe created {intent_id} without a client secret", provider=PROVIDER
+            )
+        return StripeAgreementSetup(
+            agreement_ref=customer_id,
+            confirmation_url=self.action_url(intent_id),
+            status=AgreementStatus.PENDING,
+            first_charge_ref=first_ref,
+            intent_id=intent_id,
+            client_secret=secret,
+        )
+
+    def _first_intent(
+        self, request: AgreementRequest, customer_id: str
+    ) -> tuple[str, str | None, str | None]:
+        """The intent the customer confirms: the first invoice's PaymentIntent saving the card, or a
+        SetupIntent when the first invoice is free; its id, client secret and first charge's reference."""
+        first = request.first_invoice
+        metadata = {"agreement_id": request.agreement_id}
         if first.amount.amount > 0:
             intent = self._call(
                 f"create the first payment of invoice {first.invoice_id}",
@@ -389,18 +252,7 @@ class StripeCardAdapter:
                 ),
             )
             intent_id, secret, first_ref = setup.id, setup.client_secret, None
-        if not secret:
-            raise ProviderError(
-                detail=f"Stripe created {intent_id} without a client secret", provider=PROVIDER
-            )
-        return StripeAgreementSetup(
-            agreement_ref=customer_id,
-            confirmation_url=self.action_url(intent_id),
-            status=AgreementStatus.PENDING,
-            first_charge_ref=first_ref,
-            intent_id=intent_id,
-            client_secret=secret,
-        )
+        return intent_id, secret, first_ref
 
     def take_first_payment(self, agreement_ref: str, invoice: InvoiceCharge) -> StripeChargeResult:
         """The first invoice's PaymentIntent as it stands; once paid, its card becomes the default."""
@@ -410,7 +262,7 @@ class StripeCardAdapter:
                 detail=f"Stripe has no payment of invoice {invoice.invoice_id} for {agreement_ref}",
                 provider=PROVIDER,
             )
-        result = self._charge_result(intent)
+        result = charge_result(intent, self.action_url)
         method = intent.get("payment_method")
         if isinstance(method, Mapping):
             method = method.get("id")
@@ -467,23 +319,23 @@ class StripeCardAdapter:
                 self._key(key),
             )
         except stripe.CardError as exc:
-            error = _error_body(exc)
-            failed = _dict(error.get("payment_intent"))
+            error = error_body(exc)
+            failed = as_dict(error.get("payment_intent"))
             if not failed.get("id"):
                 found = self._intent_for_invoice(agreement_ref, invoice.invoice_id, attempt)
                 if found is None:
                     raise provider_error(exc, f"charge invoice {invoice.invoice_id}") from exc
                 failed = found
-            return self._charge_result(failed, error)
+            return charge_result(failed, self.action_url, error)
         except stripe.IdempotencyError as exc:
             # The card changed since the first attempt: the invoice's PaymentIntent exists already.
             found = self._intent_for_invoice(agreement_ref, invoice.invoice_id, attempt)
             if found is None:
                 raise provider_error(exc, f"charge invoice {invoice.invoice_id}") from exc
-            return self._charge_result(found)
+            return charge_result(found, self.action_url)
         except stripe.StripeError as exc:
             raise provider_error(exc, f"charge invoice {invoice.invoice_id}") from exc
-        return self._charge_result(self._retrieve_intent(intent.id))
+        return charge_result(self._retrieve_intent(intent.id), self.action_url)
 
     def refund(
         self, agreement_ref: str, charge_ref: str, amount: Money, description: str, refund_id: str
@@ -500,7 +352,7 @@ class StripeCardAdapter:
                 self._key(idempotency_key("refund", refund_id)),
             ),
         )
-        if refund.amount != amount.amount or _currency(refund.currency) != amount.currency:
+        if refund.amount != amount.amount or currency_of(refund.currency) != amount.currency:
             raise ProviderError(
                 detail=f"Stripe refunded {refund.amount} {refund.currency}, not {amount}", provider=PROVIDER
             )
@@ -510,7 +362,7 @@ class StripeCardAdapter:
     def agreement_status(self, agreement_ref: str) -> AgreementState:
         """ACTIVE while the customer has a card to charge; STOPPED once cancelled or deleted."""
         customer = self._customer(agreement_ref)
-        if customer.get("deleted") or _dict(customer.get("metadata")).get("abo_agreement") == _STOPPED:
+        if customer.get("deleted") or as_dict(customer.get("metadata")).get("abo_agreement") == _STOPPED:
             return AgreementState(agreement_ref, AgreementStatus.STOPPED, "customer_stopped")
         if self.saved_card(agreement_ref):
             return AgreementState(agreement_ref, AgreementStatus.ACTIVE, "card_saved")
@@ -518,7 +370,7 @@ class StripeCardAdapter:
 
     def charge_status(self, agreement_ref: str, charge_ref: str) -> StripeChargeResult:
         """The PaymentIntent as Stripe sees it now."""
-        return self._charge_result(self._retrieve_intent(charge_ref))
+        return charge_result(self._retrieve_intent(charge_ref), self.action_url)
 
     def cancel_charge(self, agreement_ref: str, charge_ref: str) -> StripeChargeResult:
         """Cancel a PaymentIntent not yet paid (or release an uncaptured one)."""
@@ -530,16 +382,14 @@ class StripeCardAdapter:
         )
         return self.charge_status(agreement_ref, charge_ref)
 
-    def _detach(self, card_id: str) -> None:
-        self._call(f"detach {card_id}", lambda: self._client.v1.payment_methods.detach(card_id))
-
     def cancel_agreement(self, agreement_ref: str) -> AgreementState:
         """Detach every saved card, cancel the intents still open and mark the customer stopped."""
         for intent in list(self._customer_intents(agreement_ref)):
             if intent.get("status") in _CANCELLABLE:
                 self.cancel_charge(agreement_ref, str(intent["id"]))
         for card in self._cards(agreement_ref):
-            self._detach(str(card["id"]))
+            detach = partial(self._client.v1.payment_methods.detach, str(card["id"]))
+            self._call(f"detach {card['id']}", detach)
         self._call(
             f"stop {agreement_ref}",
             lambda: self._client.v1.customers.update(
@@ -548,55 +398,3 @@ class StripeCardAdapter:
             ),
         )
         return self.agreement_status(agreement_ref)
-
-
-def new_client(settings: StripeSettings) -> stripe.StripeClient:
-    """A client of its own: key, base address, timeout and retries from the settings."""
-    return stripe.StripeClient(
-        settings.secret_key.get_secret_value(),
-        base_addresses={"api": settings.api_base.rstrip("/")},
-        stripe_version=settings.api_version,
-        max_network_retries=settings.max_network_retries,
-        http_client=stripe.RequestsClient(timeout=settings.timeout_seconds),
-    )
-
-
-@dataclass(frozen=True)
-class StripeWebhookEvent:
-    """A verified Stripe event: a signal to fetch its object from Stripe, never the truth itself."""
-
-    event_id: str
-    event_type: str
-    object_type: str | None
-    object_id: str | None
-    created: int | None
-    payload: Mapping[str, Any]
-
-
-def parse_webhook(
-    settings: StripeSettings, body: bytes, headers: dict[str, str], now: datetime
-) -> StripeWebhookEvent:
-    """Verify ``Stripe-Signature`` against our clock, then read which event and object it is about."""
-    verify_signature(
-        settings.webhook_secret.get_secret_value(),
-        body,
-        header_value(headers),
-        now,
-        settings.webhook_tolerance_seconds,
-    )
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ValidationFailedError("the Stripe webhook body is not JSON") from exc
-    if not isinstance(payload, dict) or not payload.get("id") or not isinstance(payload.get("type"), str):
-        raise ValidationFailedError("the Stripe webhook is not an event")
-    obj = _dict(_dict(payload.get("data")).get("object"))
-    created = payload.get("created")
-    return StripeWebhookEvent(
-        event_id=str(payload["id"]),
-        event_type=payload["type"],
-        object_type=str(obj["object"]) if obj.get("object") else None,
-        object_id=str(obj["id"]) if obj.get("id") else None,
-        created=created if isinstance(created, int) else None,
-        payload=payload,
-    )

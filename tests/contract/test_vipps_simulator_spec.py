@@ -22,7 +22,8 @@ from chalicelib.payments.interface import (
     InvoiceCharge,
     PeriodUnit,
 )
-from chalicelib.payments.vipps import VippsAdapter, VippsClient, idempotency_key
+from chalicelib.payments.vipps import VippsAdapter
+from chalicelib.payments.vipps_client import VippsClient, idempotency_key
 from infra.simulators.vipps import VippsSimulator
 from tests.support.vipps import (
     CLIENT_ID,

@@ -13,7 +13,8 @@ from chalicelib.clock import FixedClock
 from chalicelib.money import Currency, Money
 from chalicelib.payments.errors import ProviderRejectedError
 from chalicelib.payments.interface import AgreementRequest, ChargeStatus, InvoiceCharge, PeriodUnit
-from chalicelib.payments.vipps import VippsAdapter, VippsClient
+from chalicelib.payments.vipps import VippsAdapter
+from chalicelib.payments.vipps_client import VippsClient
 from infra.simulators.vipps import VALIDATE_ENV, VippsSimulator
 from tests.support.vipps import CLIENT_ID, CLIENT_SECRET, MSN, SUBSCRIPTION_KEY, vipps_settings
 

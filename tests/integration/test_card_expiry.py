@@ -25,6 +25,7 @@ from chalicelib.billing.models import DatePeriod
 from chalicelib.clock import FixedClock
 from chalicelib.container import Services, set_services
 from chalicelib.customers.models import Customer
+from chalicelib.flows.card_expiry import CardExpiryReport, CardExpiryService
 from chalicelib.jobs.invocation import invoke_handler
 from chalicelib.jobs.runner import scheduled_event
 from chalicelib.jobs.template import ScheduleWiring
@@ -32,8 +33,6 @@ from chalicelib.ledger.models import IncomingMethod, Payment, PaymentStatus
 from chalicelib.money import Currency, Money
 from chalicelib.payments.card_expiry import (
     CardExpiryRecord,
-    CardExpiryReport,
-    CardExpiryService,
     CardOnFile,
     card_keys,
     expiry_month,
@@ -172,7 +171,7 @@ def trial_payer(
 
 def charge(services: Services, payers: list[Payer]) -> None:
     """The charging job of 15 January: every card invoice paid, one ledger payment each."""
-    report = services.payments.charge_due(DUE)
+    report = services.payment_flows.charging.charge_due(DUE)
     assert sorted(report.charged) == sorted(p.invoice.id for p in payers)
     for payer in payers:
         record = services.payments.charge(payer.invoice.id)
@@ -437,7 +436,7 @@ def activate(services: Services, payer: TrialPayer, day: date) -> None:
     """Stripe reports the saved card on ``day``: the agreement becomes active (as a webhook or the polling
     job would have it); the free first invoice has no charge to take."""
     set_clock(services, day)
-    setup = services.payments.reconcile_setup(payer.agreement_id)
+    setup = services.payment_flows.reconcile.reconcile_setup(payer.agreement_id)
     assert setup is not None and setup.state == SetupState.ACTIVE
 
 

@@ -59,7 +59,7 @@ def test_a_declined_card_records_payment_failed_once(card_services: Services, si
     payer = seed_payer(card_services, sims, PaymentMethod.CARD, 1, due=DAY)
     saved_card(sims, payer, "pm_card_chargeCustomerFail")
 
-    assert card_services.payments.charge_due(DAY).charged == [payer.invoice.id]
+    assert card_services.payment_flows.charging.charge_due(DAY).charged == [payer.invoice.id]
 
     found = card_services.payments.charge(payer.invoice.id)
     assert found is not None and found[0].state == ChargeState.FAILED
@@ -79,7 +79,7 @@ def test_a_declined_card_records_payment_failed_once(card_services: Services, si
     assert events("payment.received") == [] and events("invoice.paid") == []
     # The charge is reconciled again (a webhook redelivered): it changes nothing, so nothing is recorded
     before = recorded_events()
-    card_services.payments.reconcile_charge(payer.invoice.id)
+    card_services.payment_flows.reconcile.reconcile_charge(payer.invoice.id)
     assert recorded_events() == before
 
 
@@ -88,7 +88,7 @@ def test_a_paid_charge_and_its_refund_record_received_paid_and_refunded(
 ) -> None:
     # Given a card payer whose invoice is charged and paid
     payer = seed_payer(card_services, sims, PaymentMethod.CARD, 2, due=DAY)
-    assert card_services.payments.charge_due(DAY).charged == [payer.invoice.id]
+    assert card_services.payment_flows.charging.charge_due(DAY).charged == [payer.invoice.id]
     found = card_services.payments.charge(payer.invoice.id)
     assert found is not None and found[0].state == ChargeState.PAID
     # Then the payment is received by card and the invoice paid
@@ -108,7 +108,7 @@ def test_a_paid_charge_and_its_refund_record_received_paid_and_refunded(
     assert events("payment.failed") == []
     # When the invoice is credited and the credit note paid back through Stripe
     credit_note = card_services.credit_notes.issue(payer.invoice.id, None)
-    refund = card_services.payments.refund_credit_note(credit_note)
+    refund = card_services.payment_flows.refund.refund_credit_note(credit_note)
     assert refund is not None and refund.state == RefundState.DONE
     # Then the refund is recorded once, with the credit note as its key
     assert [(e["legal_entity_id"], e["data"]) for e in events("payment.refunded")] == [
@@ -123,5 +123,5 @@ def test_a_paid_charge_and_its_refund_record_received_paid_and_refunded(
         )
     ]
     before = recorded_events()
-    card_services.payments.refund_credit_note(credit_note)
+    card_services.payment_flows.refund.refund_credit_note(credit_note)
     assert recorded_events() == before

@@ -1,4 +1,5 @@
-"""Dunning's card retries charged (``PaymentService.charge_retries``) against the Stripe simulator.
+"""Dunning's card retries charged (``RetryCardCharges.charge_retries``, flows/charge_retries.py) against
+the Stripe simulator.
 
 A card payer's renewal is declined off session (``pm_card_chargeCustomerFail``: attaches, declines when
 charged); dunning records the failure and, on the plan's first retry day, writes a retry request. The
@@ -108,7 +109,7 @@ def declined_then_requested(
     dunning.service.create_plan(SELLER, plan, default=True)
     use_card(sims, payer, declining)
 
-    charged = services.payments.charge_due(DAY)
+    charged = services.payment_flows.charging.charge_due(DAY)
     assert charged.charged == [payer.invoice.id]
     found = services.payments.charge(payer.invoice.id)
     assert found is not None
@@ -161,13 +162,13 @@ def test_a_retry_request_charges_the_card_once_and_pays_the_invoice(
 ) -> None:
     world = declined_then_requested(moto_endpoint, sims)
 
-    report = world.services.payments.charge_retries(RETRY_DAY)
+    report = world.services.payment_flows.retries.charge_retries(RETRY_DAY)
 
     assert (report.charged, report.skipped, report.interrupted) == ([world.invoice_id], 0, None)
     assert_paid_once_by_the_retry(world, sims)
     # The rerun (and the next days' runs, whose week looks back over the retry day) charge nothing more
     for day in (RETRY_DAY, RETRY_DAY + timedelta(days=1)):
-        again = world.services.payments.charge_retries(day)
+        again = world.services.payment_flows.retries.charge_retries(day)
         assert (again.charged, again.resumed, again.skipped, again.waiting) == ([], [], 0, [])
     assert_paid_once_by_the_retry(world, sims)
     # The paid invoice is no longer dunned
@@ -180,12 +181,13 @@ def test_two_concurrent_runs_charge_once(moto_endpoint: str, sims: Simulators) -
     runs = [service(world.services), service(world.services)]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reports = list(pool.map(lambda run: run.charge_retries(RETRY_DAY), runs))
+        reports = list(pool.map(lambda run: run.retries.charge_retries(RETRY_DAY), runs))
 
     assert sum(len(r.charged) + len(r.resumed) for r in reports) >= 1
     assert [r.charged for r in reports].count([world.invoice_id]) == 1
-    world.services.payments.charge_retries(RETRY_DAY)  # whatever a run left (a 409 stops it) is finished
-    world.services.payments.reconcile_charge(world.invoice_id)
+    # Whatever a run left (a 409 stops it) is finished.
+    world.services.payment_flows.retries.charge_retries(RETRY_DAY)
+    world.services.payment_flows.reconcile.reconcile_charge(world.invoice_id)
     assert_paid_once_by_the_retry(world, sims)
 
 
@@ -194,12 +196,12 @@ def test_a_crash_at_each_aws_call_then_a_rerun_charges_once(moto_endpoint: str, 
     while True:
         world = declined_then_requested(moto_endpoint, sims)
         with fail_at_call(n) as fault, contextlib.suppress(InjectedCrash):
-            service(world.services).charge_retries(RETRY_DAY)
+            service(world.services).retries.charge_retries(RETRY_DAY)
         rerun = bind(world.services.settings)  # a new Lambda instance
-        report = service(rerun).charge_retries(RETRY_DAY)
+        report = service(rerun).retries.charge_retries(RETRY_DAY)
         assert report.interrupted is None
         # An attempt the crash left open (answered by Stripe, not yet applied) is settled by polling
-        service(rerun).reconcile_charge(world.invoice_id)
+        service(rerun).reconcile.reconcile_charge(world.invoice_id)
         assert_paid_once_by_the_retry(World(rerun, world.payer), sims)
         if not fault.fired:
             break
@@ -219,13 +221,13 @@ def test_a_failed_provider_call_at_each_step_then_a_rerun_charges_once(
         world = declined_then_requested(moto_endpoint, sims)
         fault = ProviderFault(n, mode)
         with contextlib.suppress(InjectedCrash):
-            first = service(world.services, fault).charge_retries(RETRY_DAY)
+            first = service(world.services, fault).retries.charge_retries(RETRY_DAY)
             if fault.fired is not None:
                 assert first.interrupted is not None
         rerun = bind(world.services.settings)
-        report = service(rerun).charge_retries(RETRY_DAY)
+        report = service(rerun).retries.charge_retries(RETRY_DAY)
         assert report.interrupted is None
-        service(rerun).reconcile_charge(world.invoice_id)
+        service(rerun).reconcile.reconcile_charge(world.invoice_id)
         assert_paid_once_by_the_retry(World(rerun, world.payer), sims)
         if fault.fired is None:
             break
@@ -254,7 +256,7 @@ def test_a_request_for_an_invoice_paid_meanwhile_charges_nothing(
         )
     )
 
-    report = world.services.payments.charge_retries(RETRY_DAY)
+    report = world.services.payment_flows.retries.charge_retries(RETRY_DAY)
 
     assert (report.charged, report.skipped) == ([], 1)
     assert [pi["status"] for pi in intents(sims, world.payer)] == ["requires_payment_method"]
@@ -289,7 +291,7 @@ def test_the_failed_intent_paid_on_session_meanwhile_is_applied_instead_of_a_ret
         )
         assert authenticated.status_code == 200, authenticated.text
 
-    report = world.services.payments.charge_retries(RETRY_DAY)
+    report = world.services.payment_flows.retries.charge_retries(RETRY_DAY)
 
     assert (report.charged, report.skipped) == ([], 1)
     assert [pi["status"] for pi in intents(sims, world.payer)] == ["succeeded"]  # no new attempt
@@ -305,17 +307,17 @@ def test_a_stopped_agreement_takes_the_request_off_and_tells_the_customer(
     moto_endpoint: str, sims: Simulators
 ) -> None:
     world = declined_then_requested(moto_endpoint, sims)
-    payments = world.services.payments
-    payments.adapter(PaymentMethod.CARD).cancel_agreement(world.payer.agreement_ref)
-    setup = payments.reconcile_setup(world.payer.agreement_id)
+    flows = world.services.payment_flows
+    world.services.stripe_cards.cancel_agreement(world.payer.agreement_ref)
+    setup = flows.reconcile.reconcile_setup(world.payer.agreement_id)
     assert setup is not None and setup.state == SetupState.STOPPED
 
-    report = payments.charge_retries(RETRY_DAY)
+    report = flows.retries.charge_retries(RETRY_DAY)
 
     assert (report.charged, report.no_agreement) == ([], [world.invoice_id])
     assert request(world).outcome == "no_agreement"
     assert [pi["metadata"].get("attempt") for pi in intents(sims, world.payer)] == [None]
     keys = [key for key, _ in sent_mail()]
     assert f"payments:{world.invoice_id}:agreement-stopped" in keys
-    found = payments.charge(world.invoice_id)
+    found = world.services.payments.charge(world.invoice_id)
     assert found is not None and found[0].state == ChargeState.FAILED

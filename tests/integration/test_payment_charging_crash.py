@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.catalog.zones import SellerZones
 from chalicelib.container import Services
+from chalicelib.flows.payment_context import PaymentContext
+from chalicelib.flows.payment_flows import PaymentFlows, payment_flows
 from chalicelib.payments.errors import ProviderUnavailableError
 from chalicelib.payments.interface import PaymentMethodAdapter
-from chalicelib.payments.service import PaymentService
 from chalicelib.values import PaymentMethod
 from infra.awscalls import InjectedCrash, fail_at_call
 from infra.simulators.vipps import due_instant
@@ -73,7 +75,7 @@ class ProviderFault:
         return Wrapped()
 
 
-def service(services: Services, fault: ProviderFault | None = None) -> PaymentService:
+def service(services: Services, fault: ProviderFault | None = None) -> PaymentFlows:
     def adapters(method: PaymentMethod) -> PaymentMethodAdapter:
         real: PaymentMethodAdapter = (
             services.vipps if method == PaymentMethod.VIPPS else services.stripe_cards
@@ -83,8 +85,17 @@ def service(services: Services, fault: ProviderFault | None = None) -> PaymentSe
     def failed_charge(invoice_id: str, method: PaymentMethod, reason: str, at: datetime) -> object:
         return services.dunning.service.record_failed_charge(invoice_id, method, reason, at)
 
-    return PaymentService(
-        services.documents, services.ledger, services.notifications, services.clock, adapters, failed_charge
+    store = services.documents
+    return payment_flows(
+        PaymentContext(
+            store,
+            services.ledger,
+            services.notifications,
+            services.clock,
+            adapters,
+            failed_charge,
+            SellerZones(store),
+        )
     )
 
 
@@ -117,9 +128,9 @@ def settle_and_check(services: Services, sims: Simulators, payers: list[Payer], 
     payments = service(services)
     for payer in payers:
         assert charges_at_providers(sims, payer) == 1, payer
-        record = payments.reconcile_charge(payer.invoice.id)
+        record = payments.reconcile.reconcile_charge(payer.invoice.id)
         assert record is not None and record.state == "paid", (payer, record)
-        again = payments.reconcile_charge(payer.invoice.id)
+        again = payments.reconcile.reconcile_charge(payer.invoice.id)
         assert again is not None and again.payment_id == record.payment_id
         account = services.ledger.book().account(payer.invoice.customer_id, "ent_seed", "NOK").account
         assert (account.balance, account.credit) == (0, 0), payer  # paid once: neither owed nor overpaid
@@ -135,9 +146,9 @@ def test_a_crash_at_each_aws_call_then_a_rerun_charges_each_invoice_once(
     while True:
         services, due, payers = world(moto_endpoint, sims)
         with fail_at_call(n) as fault, contextlib.suppress(InjectedCrash):
-            service(services).charge_due(due)
+            service(services).charging.charge_due(due)
         rerun = bind(services.settings)  # a new Lambda instance
-        report = service(rerun).charge_due(due)
+        report = service(rerun).charging.charge_due(due)
         assert report.interrupted is None
         settle_and_check(rerun, sims, payers, due)
         if not fault.fired:
@@ -156,11 +167,11 @@ def test_a_failed_provider_call_at_each_step_then_a_rerun_charges_each_invoice_o
         services, due, payers = world(moto_endpoint, sims)
         fault = ProviderFault(n, mode)
         with contextlib.suppress(InjectedCrash):
-            first = service(services, fault).charge_due(due)
+            first = service(services, fault).charging.charge_due(due)
             if fault.fired is not None:
                 assert first.interrupted is not None
         rerun = bind(services.settings)
-        report = service(rerun).charge_due(due)
+        report = service(rerun).charging.charge_due(due)
         assert report.interrupted is None
         settle_and_check(rerun, sims, payers, due)
         if fault.fired is None:

@@ -168,7 +168,7 @@ def test_a_suspense_payment_placed_on_an_invoice_tells_its_seller_and_pays_the_i
     [arrived] = events("payment.received")
     assert (arrived["legal_entity_id"], arrived["data"]["customer_id"]) == ("", None)
 
-    services.ledger.assign_suspense(item.id, invoice_id=invoice.id)
+    services.assign_suspense.assign(item.id, invoice_id=invoice.id)
 
     placed = [e for e in events("payment.received") if e["id"] != arrived["id"]]
     assert [(e["legal_entity_id"], e["data"]) for e in placed] == [
@@ -242,7 +242,7 @@ def test_credit_paid_back_by_the_back_office_records_payment_refunded(services: 
     seller = seed_seller(services)
     invoice = seed_invoice(services, seed_customer(services, "cus_1", 10001), 1, 29900)
     services.ledger.record_payment(manual(invoice.kid, 39900, "bank-1"))
-    services.ledger.refund("cus_1", seller.id, Currency.NOK, 6000)
+    services.refund_credit.refund("cus_1", seller.id, Currency.NOK, 6000)
     [refunded] = events("payment.refunded")
     assert refunded["legal_entity_id"] == seller.id
     assert refunded["data"]["payment_id"].startswith("ref_")

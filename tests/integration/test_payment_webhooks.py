@@ -25,8 +25,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.container import Services, set_services
+from chalicelib.payments.intake import event_message
 from chalicelib.payments.records import ChargeState, EventRecord, SetupState
-from chalicelib.payments.service import event_message
 from chalicelib.payments.stripe_signature import sign_payload
 from chalicelib.payments.vipps_signature import sign_webhook
 from chalicelib.store import keys
@@ -284,7 +284,7 @@ def charge_both(world: World) -> tuple[Payer, Payer]:
     """A Vipps and a card payer charged by the daily job: the card is paid at once, Vipps takes its charge
     on the due date."""
     vipps, card = world.seed(PaymentMethod.VIPPS), world.seed(PaymentMethod.CARD)
-    report = world.services.payments.charge_due(world.due)
+    report = world.services.payment_flows.charging.charge_due(world.due)
     assert sorted(report.charged) == sorted([vipps.invoice.id, card.invoice.id]), report
     world.hooks.sims.vipps.advance(due_instant(world.due) + timedelta(hours=1))
     return vipps, card
@@ -371,7 +371,7 @@ def test_reordered_and_stale_webhooks_follow_the_providers_current_state(world: 
     assert agreement_of(world, stopping) == (SetupState.STOPPED, AgreementStatus.STOPPED)
 
     # The stopped agreement is not charged; its invoice is left for another method.
-    report = world.services.payments.charge_due(world.due)
+    report = world.services.payment_flows.charging.charge_due(world.due)
     assert report.no_agreement == [stopping.invoice.id] and report.charged == []
     assert not any(c.external_id == stopping.invoice.id for c in hooks.sims.vipps.charges.values())
 
@@ -379,7 +379,7 @@ def test_reordered_and_stale_webhooks_follow_the_providers_current_state(world: 
 def test_a_stale_event_ahead_of_the_provider_changes_nothing_until_the_provider_moves(world: World) -> None:
     hooks = world.hooks
     payer = world.seed(PaymentMethod.VIPPS)
-    assert world.services.payments.charge_due(world.due).charged == [payer.invoice.id]
+    assert world.services.payment_flows.charging.charge_due(world.due).charged == [payer.invoice.id]
     [activated] = captured(hooks, payer, "recurring.agreement-activated.v1")
     charge_ref = charge_doc(dump_table(world.services), payer.invoice.id)["charge_ref"]
     # A "captured" event while Vipps still has the charge pending (built as Vipps would send it later).
@@ -411,7 +411,7 @@ def test_a_bad_signature_is_401_and_records_and_queues_nothing(world: World, pro
             real.body,
         )
     else:
-        world.services.payments.charge_due(world.due)
+        world.services.payment_flows.charging.charge_due(world.due)
         [real] = captured(hooks, payer, "payment_intent.succeeded")
         tampered = Received(real.path, real.headers, real.body.replace(b"succeeded", b"canceled"))
         timestamp = int(time.time())

@@ -20,7 +20,8 @@ from chalicelib.payments.interface import (
     InvoiceCharge,
     PeriodUnit,
 )
-from chalicelib.payments.stripe_card import StripeCardAdapter, StripeChargeResult
+from chalicelib.payments.stripe_api import StripeChargeResult
+from chalicelib.payments.stripe_card import StripeCardAdapter
 from chalicelib.settings import StripeSettings
 from infra.simulators.stripe import StripeSimulator
 from tests.support.aws import free_port

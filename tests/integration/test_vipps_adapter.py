@@ -22,7 +22,8 @@ from chalicelib.payments.interface import (
     InvoiceCharge,
     PeriodUnit,
 )
-from chalicelib.payments.vipps import VippsAdapter, VippsClient, idempotency_key, order_id_for, parse_webhook
+from chalicelib.payments.vipps import VippsAdapter, order_id_for, parse_webhook
+from chalicelib.payments.vipps_client import VippsClient, idempotency_key
 from chalicelib.settings import VippsSettings
 from infra.simulators.vipps import VippsSimulator
 from tests.support.vipps import (

@@ -32,7 +32,7 @@ from chalicelib.payments.card_expiry import (
     renews_after,
 )
 from chalicelib.payments.records import PaymentSetup, SetupState
-from chalicelib.payments.stripe_card import SavedCard, saved_card_of
+from chalicelib.payments.stripe_api import SavedCard, saved_card_of
 from chalicelib.settings import Settings
 from chalicelib.subscriptions.models import Phase, Subscription, SubscriptionStatus
 from chalicelib.values import PaymentMethod

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from chalicelib.payments.errors import WebhookSignatureError
-from chalicelib.payments.stripe_card import parse_webhook
+from chalicelib.payments.stripe_api import parse_webhook
 from chalicelib.payments.stripe_signature import (
     compute_signature,
     parse_header,
