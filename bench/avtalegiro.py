@@ -31,12 +31,11 @@ from chalicelib.avtalegiro.models import (
     SubmissionStatus,
     mandate_key,
 )
-from chalicelib.avtalegiro.wiring import avtalegiro_services
 from chalicelib.billing.kid import make_invoice_kid
 from chalicelib.billing.models import DatePeriod
-from chalicelib.catalog.models import PaymentMethod
 from chalicelib.customers.models import Customer
-from chalicelib.formats.avtalegiro import MandateRegistration, parse_claim_file
+from chalicelib.formats.avtalegiro.claim_files import parse_claim_file
+from chalicelib.formats.avtalegiro.mandates import MandateRegistration
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, document_item
 from chalicelib.subscriptions.models import (
@@ -47,6 +46,7 @@ from chalicelib.subscriptions.models import (
     SubscriptionStatus,
 )
 from chalicelib.subscriptions.writes import subscription_item
+from chalicelib.values import PaymentMethod
 from infra.awscalls import count_aws_requests
 from tests.support.aws import REGION
 from tests.support.ledger import invoice_items, make_invoice, seed_customer, seed_seller
@@ -135,7 +135,7 @@ def _seed(deployment: Deployment, count: int) -> float:
     services = deployment.services
     seed_seller(services, SELLER)
     base = seed_customer(services, "cus_bench_owner", 99_999)
-    avtalegiro_services(services).claims.configure(
+    services.avtalegiro.claims.configure(
         AvtaleGiroConfig(
             data_transmitter="55555555",
             agreements={
@@ -177,7 +177,7 @@ def measure(context: BenchContext, count: int | None = None) -> ClaimFigures:
     deployment = stack(context).fresh()
     seed_seconds = _seed(deployment, count)
     deployment.restart()
-    claims = avtalegiro_services(deployment.services).claims
+    claims = deployment.services.avtalegiro.claims
     with count_aws_requests() as counter:
         started = time.perf_counter()
         result = claims.run(CLOCK_START)

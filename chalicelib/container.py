@@ -7,7 +7,7 @@ Routes and Lambda handlers ask :func:`get_services` for what they need; tests re
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from chalicelib.avtalegiro.wiring import AvtaleGiro
     from chalicelib.billing.credit_notes import CreditNotes
     from chalicelib.billing.drafts import DraftService
-    from chalicelib.billing.run import InvoiceRun
     from chalicelib.billing.usage_service import UsageService
     from chalicelib.catalog.service import CatalogService
     from chalicelib.customers.blocks import OrderBlockService
@@ -34,27 +33,34 @@ if TYPE_CHECKING:
     from chalicelib.documents.invoices import InvoiceDocuments
     from chalicelib.dunning.service import Dunning
     from chalicelib.files.inbound import InboundFiles
+    from chalicelib.flows.assign_suspense import AssignSuspense
+    from chalicelib.flows.card_expiry import CardExpiryService
+    from chalicelib.flows.change_subscription import ChangeSubscription
     from chalicelib.flows.events import EventDispatcher
+    from chalicelib.flows.import_ocr_file import OcrImports
+    from chalicelib.flows.invoice_run import InvoiceRun
+    from chalicelib.flows.pause_subscription import PauseSubscription
+    from chalicelib.flows.payment_flows import PaymentFlows
     from chalicelib.flows.place_order import PlaceOrder
+    from chalicelib.flows.refund_credit import RefundCredit
+    from chalicelib.flows.restatements import Restatements
+    from chalicelib.flows.stop_subscription import StopSubscription
     from chalicelib.jobs.runner import QueueDrainer, ScheduleRunner
     from chalicelib.jobs.template import Wiring
-    from chalicelib.ledger.imports import OcrImports
+    from chalicelib.ledger.reports import LedgerReports
     from chalicelib.ledger.service import LedgerService
     from chalicelib.notifications.dispatch import NotificationDispatcher
     from chalicelib.notifications.queue import NotificationQueue
     from chalicelib.notifications.sender import NotificationSender
-    from chalicelib.payments.card_expiry import CardExpiryService
     from chalicelib.payments.intake import WebhookIntake
-    from chalicelib.payments.service import PaymentService
+    from chalicelib.payments.reading import PaymentRecords
     from chalicelib.payments.stripe_card import StripeCardAdapter
     from chalicelib.payments.vipps import VippsAdapter
     from chalicelib.store.documents import DocumentStore
     from chalicelib.store.events import EventLog
     from chalicelib.store.system import SystemStore
     from chalicelib.subscriptions.access import AccessService
-    from chalicelib.subscriptions.changes import ChangeService
     from chalicelib.subscriptions.service import SubscriptionService
-    from chalicelib.subscriptions.stopping import StopService
     from chalicelib.system.clock_service import ClockService
     from chalicelib.system.health import HealthService
     from chalicelib.system.heartbeat import HeartbeatService
@@ -140,9 +146,13 @@ class Services:
     @cached_property
     def notification_dispatcher(self) -> NotificationDispatcher:
         """The notification queue's consumer: reads, renders and sends each notice once."""
+        from chalicelib.dunning.letters import DunningMessages
         from chalicelib.notifications.dispatch import NotificationDispatcher
 
-        return NotificationDispatcher(self.documents, self.notifications, self.clock, self.invoice_documents)
+        sources = DunningMessages(self.documents).sources()
+        return NotificationDispatcher(
+            self.documents, self.notifications, self.clock, self.invoice_documents, sources
+        )
 
     @cached_property
     def avtalegiro(self) -> AvtaleGiro:
@@ -166,7 +176,7 @@ class Services:
         from chalicelib.dunning.run import DunningRun
         from chalicelib.dunning.service import Dunning, DunningService
 
-        service = DunningService(self.documents, self.ledger, self.notifications, self.clock)
+        service = DunningService(self.documents, self.ledger, self.notifications.deliveries, self.clock)
         exporter = HandoffExporter(self.documents, self.s3, self.settings.documents_bucket)
         run = DunningRun(
             self.documents,
@@ -175,7 +185,7 @@ class Services:
             self.settings.dunning_queue_url,
             exporter,
             access=self.access,
-            stops=self.stops,
+            stops=self.stop_subscription,
         )
         return Dunning(service, run)
 
@@ -189,22 +199,49 @@ class Services:
     @cached_property
     def vipps(self) -> VippsAdapter:
         """Vipps Recurring, over HTTP to the configured base URL."""
-        from chalicelib.payments.vipps import VippsAdapter, VippsClient
+        from chalicelib.payments.vipps import VippsAdapter
+        from chalicelib.payments.vipps_client import VippsClient
 
         vipps = self.settings.vipps
         return VippsAdapter(VippsClient(vipps, clock=self.clock), vipps, self.clock)
 
     @cached_property
-    def payments(self) -> PaymentService:
-        """Card and Vipps orchestration: agreements, charges, webhooks, polling, refunds."""
-        from chalicelib.payments.service import payment_service
+    def payments(self) -> PaymentRecords:
+        """The card and Vipps records: agreements' set-ups, invoices' charges, credit notes' refunds."""
+        from chalicelib.payments.reading import PaymentRecords
 
-        return payment_service(self)
+        return PaymentRecords(self.documents)
+
+    @cached_property
+    def payment_flows(self) -> PaymentFlows:
+        """Card and Vipps use cases: set-up, reconciling, charging, retries, refunds, polling, webhooks."""
+        from chalicelib.catalog.zones import SellerZones
+        from chalicelib.errors import ValidationFailedError
+        from chalicelib.flows.payment_context import PaymentContext
+        from chalicelib.flows.payment_flows import payment_flows
+        from chalicelib.payments.interface import PaymentMethodAdapter
+        from chalicelib.values import PaymentMethod
+
+        def adapters(method: PaymentMethod) -> PaymentMethodAdapter:
+            if method == PaymentMethod.VIPPS:
+                return self.vipps
+            if method == PaymentMethod.CARD:
+                return self.stripe_cards
+            raise ValidationFailedError(f"{method.value} is not paid through a payment provider")
+
+        def failed_charge(invoice_id: str, method: PaymentMethod, reason: str, at: datetime) -> object:
+            return self.dunning.service.record_failed_charge(invoice_id, method, reason, at)
+
+        store = self.documents
+        context = PaymentContext(
+            store, self.ledger, self.notifications, self.clock, adapters, failed_charge, SellerZones(store)
+        )
+        return payment_flows(context)
 
     @cached_property
     def card_expiry(self) -> CardExpiryService:
         """The daily card-expiry notices (cards read through the Stripe adapter)."""
-        from chalicelib.payments.card_expiry import CardExpiryService
+        from chalicelib.flows.card_expiry import CardExpiryService
 
         return CardExpiryService(
             self.documents,
@@ -390,9 +427,30 @@ class Services:
         )
 
     @cached_property
+    def ledger_reports(self) -> LedgerReports:
+        """Customers' ledgers and the incoming payments report."""
+        from chalicelib.ledger.reports import LedgerReports
+
+        return LedgerReports(self.documents)
+
+    @cached_property
+    def assign_suspense(self) -> AssignSuspense:
+        """Payments in suspense placed on a customer's ledger (and credit moved back to suspense)."""
+        from chalicelib.flows.assign_suspense import AssignSuspense
+
+        return AssignSuspense(self.documents, self.ledger, self.clock)
+
+    @cached_property
+    def refund_credit(self) -> RefundCredit:
+        """Refunds of the credit a customer holds."""
+        from chalicelib.flows.refund_credit import RefundCredit
+
+        return RefundCredit(self.documents, self.ledger, self.clock)
+
+    @cached_property
     def ocr_imports(self) -> OcrImports:
         """OCR giro files from the bucket."""
-        from chalicelib.ledger.imports import OcrImports
+        from chalicelib.flows.import_ocr_file import OcrImports
 
         return OcrImports(self.documents, self.s3, self.ledger, self.clock)
 
@@ -411,11 +469,11 @@ class Services:
         return CreditNotes(self.documents, self.ledger, self.clock)
 
     @cached_property
-    def stops(self) -> StopService:
+    def stop_subscription(self) -> StopSubscription:
         """Stopping subscriptions, with credit for unused paid time."""
-        from chalicelib.subscriptions.stopping import StopService
+        from chalicelib.flows.stop_subscription import StopSubscription
 
-        return StopService(self.changes)
+        return StopSubscription(self.restatements)
 
     @cached_property
     def usage(self) -> UsageService:
@@ -425,11 +483,25 @@ class Services:
         return UsageService(self.documents, self.drafts)
 
     @cached_property
-    def changes(self) -> ChangeService:
-        """Plan and quantity changes, pauses and resumes."""
-        from chalicelib.subscriptions.changes import ChangeService
+    def change_subscription(self) -> ChangeSubscription:
+        """Plan and quantity changes."""
+        from chalicelib.flows.change_subscription import ChangeSubscription
 
-        return ChangeService(
+        return ChangeSubscription(self.restatements)
+
+    @cached_property
+    def pause_subscription(self) -> PauseSubscription:
+        """Pauses and resumes."""
+        from chalicelib.flows.pause_subscription import PauseSubscription
+
+        return PauseSubscription(self.restatements)
+
+    @cached_property
+    def restatements(self) -> Restatements:
+        """The path every change, pause and stop takes to restate invoiced time."""
+        from chalicelib.flows.restatements import Restatements
+
+        return Restatements(
             self.documents,
             self.catalog,
             self.credit_notes,
@@ -442,7 +514,7 @@ class Services:
     @cached_property
     def invoice_run(self) -> InvoiceRun:
         """The daily invoice run: planner and workers."""
-        from chalicelib.billing.run import InvoiceRun
+        from chalicelib.flows.invoice_run import InvoiceRun
 
         return InvoiceRun(
             self.documents,

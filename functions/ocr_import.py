@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.container import Services, get_services
 from chalicelib.files.inbound import ArrivedFile
-from chalicelib.ledger.imports import Deadline, seconds_left
+from chalicelib.flows.import_ocr_file import Deadline, seconds_left
 from chalicelib.observability import logger
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -65,7 +65,7 @@ def create_credit_note(call: Call) -> InvoiceView:
     """A numbered credit note referencing the invoice; the ledger credits it in the same transaction."""
     request = call.body(CreditNoteCreate)
     credit_note = call.services.credit_notes.issue(call.path["id"], request.lines)
-    call.services.payments.refund_after_credit_note(credit_note)
+    call.services.payment_flows.refund.refund_after_credit_note(credit_note)
     return invoice_view(credit_note)
 
 
@@ -88,7 +88,7 @@ class StopRequest(RequestModel):
 def stop_subscription(call: Call) -> SubscriptionView:
     """Stop; unused invoiced time is credited (by the plan's proration), and access ends with it."""
     request = call.body(StopRequest)
-    call.services.stops.stop(call.path["id"], request.effective, request.reason)
+    call.services.stop_subscription.stop(call.path["id"], request.effective, request.reason)
     found = call.services.subscriptions.subscription(call.path["id"])
     return subscription_view(
         found.subscription, found.plan_id, found.current_period, found.draft, found.agreement_status
@@ -125,7 +125,9 @@ class ChangeRequest(RequestModel):
 def change_subscription(call: Call) -> SubscriptionView:
     """Invoiced time is restated by the plan's proration: credit notes, then one invoice for what is owed."""
     request = call.body(ChangeRequest)
-    call.services.changes.change(call.path["id"], request.plan_id, request.quantity, request.effective)
+    call.services.change_subscription.change(
+        call.path["id"], request.plan_id, request.quantity, request.effective
+    )
     return _view(call, call.path["id"])
 
 
@@ -148,7 +150,7 @@ class PauseRequest(RequestModel):
 def pause_subscription(call: Call) -> SubscriptionView:
     """Pause from a day (until a day, or until resumed)."""
     request = call.body(PauseRequest)
-    call.services.changes.pause(call.path["id"], request.from_, request.until)
+    call.services.pause_subscription.pause(call.path["id"], request.from_, request.until)
     return _view(call, call.path["id"])
 
 
@@ -162,7 +164,7 @@ def pause_subscription(call: Call) -> SubscriptionView:
 )
 def resume_subscription(call: Call) -> SubscriptionView:
     """End the pause at the end of today; a pause not started yet is removed."""
-    call.services.changes.resume(call.path["id"])
+    call.services.pause_subscription.resume(call.path["id"])
     return _view(call, call.path["id"])
 
 

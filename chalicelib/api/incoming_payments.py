@@ -124,7 +124,7 @@ def payment_view(payment: Payment) -> PaymentView:
 def list_payments(call: Call) -> PaymentList:
     """Payments by the day they were paid, oldest first; totals cover every page."""
     query = call.query(PaymentsQuery)
-    report = call.services.ledger.payments(
+    report = call.services.ledger_reports.payments(
         query.from_, query.to, query.method, query.status, query.limit, query.cursor
     )
     return PaymentList(
@@ -234,7 +234,7 @@ def assign_suspense(call: Call) -> SuspenseView:
             "name exactly one of invoice_id and customer_id",
             [FieldError("invoice_id", "exactly one of invoice_id and customer_id", "one_of")],
         )
-    item = call.services.ledger.assign_suspense(
+    item = call.services.assign_suspense.assign(
         call.path["id"],
         invoice_id=body.invoice_id,
         customer_id=body.customer_id,

@@ -131,7 +131,7 @@ def _open_items(account: Account) -> list[OpenItemView]:
 def get_customer_ledger(call: Call) -> LedgerResponse:
     """One account of the customer (the first, or the one named) and a page of its entries."""
     query = call.query(LedgerQuery)
-    view = call.services.ledger.ledger(
+    view = call.services.ledger_reports.ledger(
         call.path["id"], query.legal_entity_id, query.currency, query.limit, query.cursor
     )
     account = view.account

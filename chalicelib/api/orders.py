@@ -109,7 +109,7 @@ def place_order(call: Call) -> OrderView:
     """Customer, subscription, payment agreement, first invoice and next draft, in one transaction."""
     order = call.services.orders.place(_request(call.body(OrderCreate)))
     # After the order's transaction: the provider's agreement (Vipps, card). An outage keeps the order.
-    return order_view(call.services.payments.set_up_after_order(order))
+    return order_view(call.services.payment_flows.set_up.set_up_after_order(order))
 
 
 @router.route("GET", "/v1/orders/{id}", summary="Read an order", response=OrderView, problems=(404,))
@@ -128,4 +128,4 @@ def get_order(call: Call) -> OrderView:
 def set_up_order_payment(call: Call) -> OrderView:
     """For a Vipps or card order whose provider was unavailable: ask it again (idempotent); the same
     ``payment.redirect_url`` comes back once it is set up."""
-    return order_view(call.services.payments.set_up(call.path["id"]))
+    return order_view(call.services.payment_flows.set_up.set_up(call.path["id"]))

@@ -12,7 +12,7 @@ from chalicelib.ledger.models import FileStatus
 from chalicelib.money import Currency, Money
 
 if TYPE_CHECKING:
-    from chalicelib.ledger.imports import FileReport
+    from chalicelib.flows.import_ocr_file import FileReport
 
 router = Router("payment_files", tag="ledger")
 

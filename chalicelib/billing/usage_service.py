@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib.billing.drafts import DraftService
@@ -28,7 +28,7 @@ from chalicelib.errors import (
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, document_item
 from chalicelib.subscriptions.models import Subscription
-from chalicelib.subscriptions.timeline import period_containing_day
+from chalicelib.subscriptions.timeline import BillingPeriod, period_containing_day
 
 ATTEMPTS = 20
 
@@ -79,36 +79,13 @@ class UsageService:
         event_keys = keys.usage_event(subscription_id, key)
         existing = self._store.get(event_keys.pk, event_keys.sk)
         if existing is not None:
-            event = existing.document(UsageEvent)
-            if (event.metric, event.quantity) != (metric, quantity):
-                raise ConflictError("that idempotency key was used for another usage report")
-            counter_keys = keys.usage_counter(subscription_id, event.period_start, event.metric)
-            counter_item = self._store.get(counter_keys.pk, counter_keys.sk)
-            assert counter_item is not None
-            return RecordedUsage(event, counter_item.document(UsageCounter), replayed=True)
+            return self._replayed(existing, metric, quantity)
         subscription_item = self._store.get(keys.subscription(subscription_id).pk, "SUB")
         if subscription_item is None:
             raise NotFoundError(f"no subscription {subscription_id}")
         subscription = subscription_item.document(Subscription)
         day = self._zones.business_date(at, subscription.legal_entity_id)
-        billed_until = subscription.usage_billed_until
-        if billed_until is not None and day < billed_until:
-            raise ConflictError(
-                f"the usage of this subscription before {billed_until.isoformat()} is invoiced already, "
-                "on its final invoice"
-            )
-        plans = self._drafts.load_plans(p.plan_id for p in subscription.phases)
-        billing_period = period_containing_day(subscription.phases, plans, day)
-        if billing_period is None or (subscription.ends_on is not None and day >= subscription.ends_on):
-            raise _invalid(
-                "at",
-                "the subscription has no billing period then (not started, paused or ended)",
-                "no_period",
-            )
-        if billing_period.plan.usage_price(metric) is None:
-            raise _invalid(
-                "metric", f"the plan {billing_period.plan.id} does not charge {metric}", "unknown_metric"
-            )
+        billing_period = self._billing_period(subscription, metric, day)
         counter_keys = keys.usage_counter(subscription_id, billing_period.period.start, metric)
         found = self._store.get(counter_keys.pk, counter_keys.sk)
         counter = (
@@ -150,3 +127,36 @@ class UsageService:
             updates.append(_touched(subscription_item))
         self._store.write(creates, replaces, updates=updates)
         return RecordedUsage(event, added, replayed=False)
+
+    def _replayed(self, existing: DocumentItem, metric: str, quantity: int) -> RecordedUsage:
+        """The first result of a report whose idempotency key was seen (refused for another report)."""
+        event = existing.document(UsageEvent)
+        if (event.metric, event.quantity) != (metric, quantity):
+            raise ConflictError("that idempotency key was used for another usage report")
+        counter_keys = keys.usage_counter(event.subscription_id, event.period_start, event.metric)
+        counter_item = self._store.get(counter_keys.pk, counter_keys.sk)
+        assert counter_item is not None
+        return RecordedUsage(event, counter_item.document(UsageCounter), replayed=True)
+
+    def _billing_period(self, subscription: Subscription, metric: str, day: date) -> BillingPeriod:
+        """The billing period a report of ``metric`` on ``day`` counts in; refused when it has been
+        invoiced on the final invoice, when there is none, or when its plan does not charge ``metric``."""
+        billed_until = subscription.usage_billed_until
+        if billed_until is not None and day < billed_until:
+            raise ConflictError(
+                f"the usage of this subscription before {billed_until.isoformat()} is invoiced already, "
+                "on its final invoice"
+            )
+        plans = self._drafts.load_plans(p.plan_id for p in subscription.phases)
+        billing_period = period_containing_day(subscription.phases, plans, day)
+        if billing_period is None or (subscription.ends_on is not None and day >= subscription.ends_on):
+            raise _invalid(
+                "at",
+                "the subscription has no billing period then (not started, paused or ended)",
+                "no_period",
+            )
+        if billing_period.plan.usage_price(metric) is None:
+            raise _invalid(
+                "metric", f"the plan {billing_period.plan.id} does not charge {metric}", "unknown_metric"
+            )
+        return billing_period

@@ -48,7 +48,11 @@ class Letter(Document):
     fee_invoice_id: str | None = None
     fee_invoice_number: int | None = None
     fee_kid: str | None = None
-    delivery: str | None = Field(default=None, description="the send's status; None until sent")
+    delivery: str | None = Field(
+        default=None,
+        description="how the letter went out, as the notifications recorded it (filled when the case is "
+        "read: ``queued`` until sent); stored only by letters sent before the notifications sent them",
+    )
 
 
 class DunningCase(Document):
@@ -72,11 +76,6 @@ class DunningCase(Document):
     handed_over_on: date | None = None
     handoff: dict[str, object] | None = Field(default=None, description="the claim as exported")
     created_at: datetime
-
-    @property
-    def unsent(self) -> list[Letter]:
-        """Letters recorded but not yet confirmed sent."""
-        return [letter for letter in self.letters if letter.delivery is None]
 
 
 def dunning_shard(invoice_id: str) -> int:

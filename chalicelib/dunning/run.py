@@ -14,7 +14,7 @@ their invoices in one BatchGetItem and the customers of the open ones in another
 
 Idempotent and crash-safe: every action has a deterministic key (``dunning:<invoice>:<step>``), is recorded
 in the case by a write conditional on the case's version (a fee document's id derives from the key too), and
-a letter's case stays in today's partition until its send is recorded. A rerun, a redelivered message or
+a letter is sent from its step's event (nothing is sent here). A rerun, a redelivered message or
 a second worker finds the step recorded and only finishes what was left. After the partition, the shard's
 hand-off file is (re)written from every case handed over in it.
 """
@@ -48,8 +48,8 @@ from chalicelib.subscriptions.models import StopWhen, Subscription
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from chalicelib.flows.stop_subscription import StopSubscription
     from chalicelib.subscriptions.access import AccessService
-    from chalicelib.subscriptions.stopping import StopService
 
 PAGE = 48
 ATTEMPTS = 6
@@ -68,7 +68,6 @@ class DunningReport:
     other_steps: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     moved: int = 0
-    delivered_late: int = 0
     no_plan: list[str] = field(default_factory=list)
     suspended: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
@@ -94,7 +93,7 @@ class DunningRun:
         queue_url: str,
         exporter: HandoffExporter,
         access: AccessService | None = None,
-        stops: StopService | None = None,
+        stops: StopSubscription | None = None,
     ) -> None:
         self._access = access
         self._stops = stops
@@ -217,11 +216,6 @@ class DunningRun:
         report: DunningReport,
     ) -> None:
         """Take the action of the case's plan that is due on ``run_date``, or move the case to its next."""
-        if case.unsent:
-            # A crash after a letter's step was recorded: send it (at most once per key) and move on.
-            self._finish_letters(case, version, invoice, entity, customer, plan, run_date)
-            report.delivered_late += 1
-            return
         action = upcoming(plan, case, invoice)
         if action is None:
             self._close(case, version, "plan_finished", report)
@@ -266,13 +260,12 @@ class DunningRun:
                 run_date,
                 now,
             )
-            case_write(writes, after, version)
+            case_write(writes, self._moved(after, invoice, plan, run_date), version)
             self._steps.commit(writes)
-            self._finish_letters(after, version + 1, invoice, entity, customer, plan, run_date)
             (report.reminded if step.kind is StepKind.REMINDER else report.noticed).append(invoice.id)
             return
         after = case.model_copy(update={"done": {**case.done, action.key: run_date}})
-        writes = Writes(events=step_events(case, invoice, action.key, None, now))
+        writes = Writes(events=step_events(case, invoice, action.key, None, now, step.kind))
         if step.kind is StepKind.HAND_OFF:
             self._hand_off(after, version, invoice, entity, customer, run_date, writes)
             report.handed_over.append(invoice.id)
@@ -340,20 +333,6 @@ class DunningRun:
             )
             return False
         return True
-
-    def _finish_letters(
-        self,
-        case: DunningCase,
-        version: int,
-        invoice: Invoice,
-        entity: LegalEntity,
-        customer: Customer,
-        plan: DunningPlan,
-        run_date: date,
-    ) -> None:
-        """Send the case's unsent letters, then record their delivery and move the case on."""
-        sent = self._steps.send(case, invoice, entity, customer)
-        self._save(self._moved(sent, invoice, plan, run_date), version)
 
     @staticmethod
     def _moved(

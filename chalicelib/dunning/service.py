@@ -3,15 +3,21 @@ charge, a dispute; and configuring plans (stored and chosen in :mod:`chalicelib.
 
 Plans are checked against the legal limits of their country when created. An entity has at most one
 default plan (a lookup item enforces it).
+
+Nothing here sends: a reminder's step records ``dunning.step_taken`` and a failed charge ``payment.failed``,
+and the notifications send the letter and the failed-charge message from those events
+(:mod:`chalicelib.dunning.letters`). A case's letters are read with their delivery as the notifications
+recorded it (``deliveries``: ``queued`` until the letter is sent).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.catalog.models import LegalEntity
@@ -29,7 +35,6 @@ from chalicelib.dunning.plan_store import (
     standard_stored_plan,
 )
 from chalicelib.dunning.plans import DunningPlan, StepKind, standard_plan_of_id, validate_plan
-from chalicelib.dunning.schedule import RetryCharge
 from chalicelib.dunning.steps import StepWriter, Writes, case_write, upcoming
 from chalicelib.errors import (
     ConflictError,
@@ -40,8 +45,6 @@ from chalicelib.errors import (
 )
 from chalicelib.ledger.service import LedgerService
 from chalicelib.money import Money
-from chalicelib.notifications.render import MessageKind
-from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
 from chalicelib.store import keys
 from chalicelib.store.documents import (
     DocumentItem,
@@ -56,11 +59,15 @@ if TYPE_CHECKING:
     from chalicelib.dunning.run import DunningRun
 
 ATTEMPTS = 8
+# What became of each message key (the notification sender's record): ``sent``, ``queued``, ...
+Deliveries = Callable[[Sequence[str]], Mapping[str, str]]
+QUEUED = "queued"  # no record yet: the letter's notice is on its way
 
 
 @dataclass(frozen=True)
 class ReminderResult:
-    """An on-demand reminder: the case after it, and whether this call sent it (False: sent before)."""
+    """An on-demand reminder: the case after it, and whether this call recorded it (False: recorded
+    before)."""
 
     case: DunningCase
     created: bool
@@ -73,15 +80,15 @@ class DunningService:
         self,
         store: DocumentStore,
         ledger: LedgerService,
-        notifications: NotificationSender,
+        deliveries: Deliveries,
         clock: Clock,
         limits: LimitsTable = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._clock = clock
         self._limits = limits
-        self._notifications = notifications
-        self.steps = StepWriter(store, ledger, notifications)
+        self._deliveries = deliveries
+        self.steps = StepWriter(store, ledger)
 
     # ---- plans -----------------------------------------------------------------------------------------
 
@@ -133,23 +140,37 @@ class DunningService:
     # ---- one invoice -----------------------------------------------------------------------------------
 
     def case(self, invoice_id: str) -> DunningCase:
-        """An invoice's dunning case (404 when dunning never saw it)."""
+        """An invoice's dunning case, its letters with their delivery (404 when dunning never saw it)."""
         found = self._store.get_document(f"DUNNING#{invoice_id}", "CASE", DunningCase)
         if found is None:
             raise NotFoundError(f"invoice {invoice_id} has no dunning case")
-        return found
+        return self.with_deliveries(found)
+
+    def with_deliveries(self, case: DunningCase) -> DunningCase:
+        """``case`` with each letter's delivery as the notifications recorded it (one read for all):
+        ``queued`` until its notice is handled, then ``sent``, ``opted_out``, ``no_address`` or ``skipped``
+        (a letter whose invoice was paid before it went out)."""
+        if not case.letters:
+            return case
+        found = self._deliveries([letter.key for letter in case.letters])
+        letters = []
+        for letter in case.letters:
+            recorded = found.get(letter.key, QUEUED)
+            # A letter sent before its delivery was read from the notifications keeps what it stored.
+            kept = letter.delivery is not None and recorded == QUEUED
+            letters.append(letter if kept else letter.model_copy(update={"delivery": recorded}))
+        return case.model_copy(update={"letters": letters})
 
     def remind(self, invoice_id: str, with_fee: bool = False) -> ReminderResult:
-        """Send a reminder now (at most one a day per invoice; the same day again returns that one). With
-        ``with_fee`` it charges the plan's reminder fee, if the law allows one today."""
+        """Record a reminder now, which the notifications send (at most one a day per invoice; the same
+        day again returns that one). With ``with_fee`` it charges the plan's reminder fee, if the law
+        allows one today."""
         for attempt in range(ATTEMPTS):
             invoice, case, version, customer, entity = self._read(invoice_id)
             day = entity.business_date(self._clock.now())
             key = f"dunning:{invoice_id}:manual-{day.isoformat()}"
             if key in case.done:
-                if case.unsent:
-                    return ReminderResult(self._deliver(case, version, invoice, entity, customer), False)
-                return ReminderResult(case, False)
+                return ReminderResult(self.with_deliveries(case), False)
             self._payable(invoice, case)
             if day <= invoice.due_date:
                 raise ConflictError(f"invoice {invoice_id} is not overdue until after {invoice.due_date}")
@@ -163,7 +184,7 @@ class DunningService:
             except WriteConflictError:
                 _backoff(attempt)
                 continue
-            return ReminderResult(self._deliver(after, version + 1, invoice, entity, customer), True)
+            return ReminderResult(self.with_deliveries(after), True)
         raise UnavailableError("the invoice's dunning kept changing; try again")
 
     def record_failed_charge(
@@ -172,7 +193,8 @@ class DunningService:
         """A card or Vipps charge of the invoice failed: card charges are retried on the plan's retry days
         (counted from the failure) before its steps; Vipps retries by itself, so the plan's steps follow.
         The first failure starts the schedule; later ones (a retry declined) change nothing. The customer
-        is told once (message key ``dunning:<invoice>:failed-charge``)."""
+        is told by the notifications, from the failure's ``payment.failed`` event, once per invoice
+        (:mod:`chalicelib.dunning.letters`)."""
         for attempt in range(ATTEMPTS):
             invoice, case, version, customer, entity = self._read(invoice_id)
             if case.failed_charge_on is None and case.status is CaseStatus.ACTIVE:
@@ -198,7 +220,6 @@ class DunningService:
                 except WriteConflictError:
                     _backoff(attempt)
                     continue
-            self._tell_failed(case, invoice, entity, customer)
             return case
         raise UnavailableError("the invoice's dunning kept changing; try again")
 
@@ -307,43 +328,6 @@ class DunningService:
                 problem or "no fee", [FieldError("with_fee", problem or "no fee", "not_allowed")]
             )
         return fee
-
-    def _deliver(
-        self, case: DunningCase, version: int, invoice: Invoice, entity: LegalEntity, customer: Customer
-    ) -> DunningCase:
-        sent = self.steps.send(case, invoice, entity, customer)
-        writes = Writes()
-        case_write(writes, sent, version)
-        try:
-            self.steps.commit(writes)
-        except WriteConflictError:
-            return sent  # the run recorded the delivery meanwhile
-        return sent
-
-    def _tell_failed(
-        self, case: DunningCase, invoice: Invoice, entity: LegalEntity, customer: Customer
-    ) -> None:
-        stored = PlanStore(self._store, self._limits).for_case(case, customer, entity.country)
-        next_attempt: date | None = None
-        if stored is not None and case.failed_charge_on is not None:
-            action = upcoming(stored.plan, case, invoice)
-            next_attempt = action.due_on if isinstance(action, RetryCharge) else None
-        context: dict[str, Any] = {
-            "customer_name": customer.name,
-            "seller_name": entity.name,
-            "invoice_number": str(invoice.number),
-            "amount": Money(invoice.open_amount, invoice.currency),
-            "next_attempt": next_attempt,
-        }
-        self._notifications.send(
-            message_key=f"dunning:{invoice.id}:failed-charge",
-            kind=MessageKind.PAYMENT_FAILED,
-            channel=Channel.EMAIL,
-            recipient=Recipient.of(
-                customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
-            ),
-            context=context,
-        )
 
 
 def _after(day: date) -> date:

@@ -1,11 +1,11 @@
 """Taking one dunning action on one invoice: the writes of its transaction (the case moved on, a numbered
-reminder-fee document with its ledger entry, a card retry request), and sending the letters it recorded.
+reminder-fee document with its ledger entry, a card retry request).
 
-A letter step is two transactions around the send: the first records the step and its letter (and the fee
-document) while the case stays in today's index partition; the letter is sent under the step key (the
-sender sends a key at most once); the second records the delivery and moves the case to the day of its
-next step. A crash anywhere leaves the case in today's partition with an unsent letter, which the rerun
-sends and completes, so each step is taken once and each letter sent once.
+A letter step is one transaction: the step, its letter (what it asks for, its deadline, its fee document)
+and the case moved to the day of its next step, with the step's events. Nothing is sent here: the
+``dunning.step_taken`` event of a letter step (``action`` ``reminder`` or ``collection_notice``) asks the
+notifications for the letter, sent once under the step key (:mod:`chalicelib.notifications.events`), so a
+letter recorded is a letter sent, however the run crashes.
 
 Each step records its events in the transaction that records it (:func:`step_events`): ``dunning.step_taken``,
 ``invoice.overdue`` with the invoice's first step, and ``invoice.issued`` for its fee document.
@@ -39,8 +39,6 @@ from chalicelib.events import Event, EventType, new_event
 from chalicelib.ledger.posting import Book, stable_id
 from chalicelib.ledger.service import LedgerService
 from chalicelib.money import Money
-from chalicelib.notifications.render import MessageKind
-from chalicelib.notifications.sender import Channel, NotificationSender, Recipient
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, Keys, document_item
 from chalicelib.store.due import CHARGE_RUN, due_entry
@@ -66,7 +64,7 @@ Update = tuple[Any, list[Any], Any]
 
 class CardRetryRequest(Document):
     """A request to charge a declined card again, written in the transaction that takes the retry step.
-    The daily charging job (``PaymentService.charge_retries``) picks requests up by day (gsi1
+    The daily charging job (``RetryCardCharges.charge_retries``) picks requests up by day (gsi1
     ``CARDRETRY#<day>``) and takes each off that list once handled, recording ``outcome``: ``attempted``
     (the card was charged again, as attempt ``attempt`` of the invoice's charge record, for the invoice's
     open amount at that moment), or why not (``invoice_closed``, ``no_agreement``, ``not_card``,
@@ -186,14 +184,11 @@ def fee_invoice(
 
 
 class StepWriter:
-    """Builds the transactions of dunning actions and sends their letters."""
+    """Builds the transactions of dunning actions."""
 
-    def __init__(
-        self, store: DocumentStore, ledger: LedgerService, notifications: NotificationSender
-    ) -> None:
+    def __init__(self, store: DocumentStore, ledger: LedgerService) -> None:
         self._store = store
         self._ledger = ledger
-        self._notifications = notifications
 
     def open_fees(self, case: DunningCase) -> int:
         """What the case's fee documents still claim (one BatchGetItem; none when it has no fees)."""
@@ -217,9 +212,9 @@ class StepWriter:
         now: datetime,
         book: Book | None = None,
     ) -> tuple[Writes, DunningCase]:
-        """Record a reminder or collection notice (with its fee document, if it charges one). The case
-        keeps its index day. The caller adds the case (:func:`case_write`) to the writes, commits, sends
-        (:meth:`send`) and then stores the case with the deliveries."""
+        """Record a reminder or collection notice (with its fee document, if it charges one) and the
+        events that send it. The caller moves the case on, adds it (:func:`case_write`) to the writes and
+        commits them in one transaction."""
         deadline = day + timedelta(days=deadline_days or DEFAULT_LETTER_DEADLINE_DAYS)
         writes = Writes()
         charged = fee if fee is not None and fee.amount > 0 else None
@@ -252,30 +247,6 @@ class StepWriter:
         writes.events += step_events(case, invoice, key, letter, now)
         after = case.model_copy(update={"done": {**case.done, key: day}, "letters": [*case.letters, letter]})
         return writes, after
-
-    def send(
-        self, case: DunningCase, invoice: Invoice, entity: LegalEntity, customer: Customer
-    ) -> DunningCase:
-        """Send the case's unsent letters (each at most once, by its step key); the case with their
-        delivery statuses (not stored)."""
-        letters = []
-        for written in case.letters:
-            letter = written
-            if letter.delivery is None:
-                result = self._notifications.send(
-                    message_key=letter.key,
-                    kind=MessageKind.REMINDER
-                    if letter.kind is StepKind.REMINDER
-                    else MessageKind.COLLECTION_NOTICE,
-                    channel=Channel.EMAIL,
-                    recipient=Recipient.of(
-                        customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
-                    ),
-                    context=letter_context(letter, invoice, entity, customer),
-                )
-                letter = letter.model_copy(update={"delivery": result.status.value})
-            letters.append(letter)
-        return case.model_copy(update={"letters": letters})
 
     def retry(
         self, case: DunningCase, invoice: Invoice, key: str, attempt: int, day: date, now: datetime
@@ -310,13 +281,20 @@ def steps_taken(case: DunningCase) -> list[str]:
 
 
 def step_events(
-    case: DunningCase, invoice: Invoice, key: str, letter: Letter | None, now: datetime
+    case: DunningCase,
+    invoice: Invoice,
+    key: str,
+    letter: Letter | None,
+    now: datetime,
+    kind: StepKind | None = None,
 ) -> list[Event]:
-    """The events of taking step ``key`` on ``case`` (as it was before the step), for the step's own
-    transaction: ``dunning.step_taken`` (with the letter's fee and fee document, if any) and, when no step
-    was taken on the invoice before, ``invoice.overdue``: dunning's first step is when the invoice counts
-    as overdue. The step's key is the event's subject; the case's version makes it commit once."""
+    """The events of taking step ``key`` (of ``kind``; a letter's own kind when ``letter`` is given) on
+    ``case`` (as it was before the step), for the step's own transaction: ``dunning.step_taken`` (with the
+    letter's fee and fee document, if any) and, when no step was taken on the invoice before,
+    ``invoice.overdue``: dunning's first step is when the invoice counts as overdue. The step's key is
+    the event's subject; the case's version makes it commit once."""
     taken = steps_taken(case)
+    action = letter.kind if letter is not None else kind
     currency = invoice.currency.value
     fee = {"amount": letter.fee, "currency": currency} if letter is not None and letter.fee else None
     events: list[Event] = []
@@ -348,29 +326,11 @@ def step_events(
                 "step_number": len(taken) + 1,
                 "fee": fee,
                 "fee_invoice_id": letter.fee_invoice_id if letter is not None else None,
+                "action": action.value if action is not None else None,
             },
         )
     )
     return events
-
-
-def letter_context(
-    letter: Letter, invoice: Invoice, entity: LegalEntity, customer: Customer
-) -> dict[str, Any]:
-    """What the reminder and collection notice templates need."""
-    fee = Money(letter.fee, invoice.currency) if letter.fee else None
-    return {
-        "customer_name": customer.name,
-        "seller_name": entity.name,
-        "invoice_number": str(invoice.number),
-        "amount": Money(letter.amount, invoice.currency),
-        "due_date": invoice.due_date,
-        "new_due_date": letter.deadline,
-        "deadline": letter.deadline,
-        "fee": fee,
-        "kid": invoice.kid,
-        "account_number": entity.bank_account,
-    }
 
 
 def step_fee(step: DunningStep) -> Money | None:

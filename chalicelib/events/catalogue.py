@@ -199,6 +199,12 @@ class DunningStepTaken(_Data):
     customer_id: str
     step: str = Field(description="The plan's step key (`reminder-1`, ...), or `manual-<day>`.")
     step_number: int = Field(description="Steps taken on the invoice so far, manual ones counted.")
+    action: Literal["reminder", "collection_notice", "hand_off", "suspend", "stop"] | None = Field(
+        default=None,
+        description="What the step did: a `reminder` or `collection_notice` letter (the customer is sent "
+        "it), a `hand_off` to debt collection, a `suspend` of access or a `stop` (absent on events "
+        "recorded before the field was added).",
+    )
     fee: Amount | None
     fee_invoice_id: str | None
 

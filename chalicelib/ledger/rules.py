@@ -1,6 +1,6 @@
 """The ledger's rules as pure functions: each takes an account (and what happened) and returns a
-:class:`Posting`: the account after, the entries to append, and the invoices whose open amount or status
-changed. Nothing here reads or writes storage.
+``Posting`` (:mod:`chalicelib.ledger.rule_types`): the account after, the entries to append, and the
+invoices whose open amount or status changed. Nothing here reads or writes storage.
 
 Invariants every rule keeps (the property tests check them over long random sequences):
 
@@ -12,9 +12,7 @@ Invariants every rule keeps (the property tests check them over long random sequ
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 
 from chalicelib.ledger.models import (
     Account,
@@ -25,151 +23,16 @@ from chalicelib.ledger.models import (
     OpenItem,
     OverpaymentRule,
 )
-
-SETTLED_KEPT = 50
-# The sign each kind's amount has on the balance. PAYMENT_APPLIED moves credit onto an invoice: 0.
-BALANCE_SIGN = {
-    EntryKind.INVOICE_ISSUED: 1,
-    EntryKind.CREDIT_NOTE: -1,
-    EntryKind.PAYMENT_RECEIVED: -1,
-    EntryKind.PAYMENT_APPLIED: 0,
-    EntryKind.FEE: 1,
-    EntryKind.REFUND: 1,
-    EntryKind.WRITE_OFF: -1,
-    EntryKind.MOVED_TO_SUSPENSE: 1,
-    EntryKind.MOVED_FROM_SUSPENSE: -1,
-}
-
-
-class LedgerRuleError(ValueError):
-    """A rule was asked to do something the ledger does not allow (e.g. refund more than the credit)."""
-
-
-class InvoiceState(StrEnum):
-    """What the invoice document's status becomes."""
-
-    ISSUED = "issued"
-    PAID = "paid"
-    CREDITED = "credited"
-
-
-@dataclass(frozen=True)
-class InvoiceChange:
-    """An invoice whose open amount or status changed."""
-
-    invoice_id: str
-    open_amount: int
-    state: InvoiceState
-
-
-@dataclass(frozen=True)
-class InvoiceFacts:
-    """What the rules need to know of an invoice that may not be open (any more)."""
-
-    invoice_id: str
-    number: int | None
-    due_date: date
-    gross: int
-    settled: bool = False
-    credited: bool = False
-
-
-@dataclass(frozen=True)
-class Draft:
-    """An entry before it is numbered."""
-
-    kind: EntryKind
-    amount: int
-    invoice_id: str | None = None
-    payment_id: str | None = None
-    document_id: str | None = None
-    text: str | None = None
-
-    @property
-    def balance_change(self) -> int:
-        """Its effect on the balance."""
-        return BALANCE_SIGN[self.kind] * self.amount
-
-
-@dataclass(frozen=True)
-class Posting:
-    """What a rule did: the account after, the entries, and the invoices that changed."""
-
-    account: Account
-    entries: tuple[Draft, ...] = ()
-    invoices: dict[str, InvoiceChange] = field(default_factory=dict)
-    allocations: tuple[Allocation, ...] = ()
-    to_credit: int = 0
-    refunded: int = 0
-
-    @property
-    def became_paid(self) -> list[str]:
-        """Invoices this posting settled by money (paid, not credited)."""
-        return [i for i, change in self.invoices.items() if change.state == InvoiceState.PAID]
-
-
-# ---- the mutable working copy a rule builds its posting in ------------------------------------------
-
-
-@dataclass
-class _Work:
-    account: Account
-    settings: LedgerSettings
-    credit: int
-    open: dict[str, OpenItem]
-    settled: dict[str, OpenItem]
-    entries: list[Draft] = field(default_factory=list)
-    changed: dict[str, InvoiceChange] = field(default_factory=dict)
-    allocations: dict[str, int] = field(default_factory=dict)
-    to_credit: int = 0
-    refunded: int = 0
-
-    @classmethod
-    def of(cls, account: Account, settings: LedgerSettings) -> _Work:
-        return cls(account, settings, account.credit, dict(account.open), dict(account.settled))
-
-    def item(self, invoice_id: str) -> OpenItem | None:
-        """An invoice's item, open or recently settled."""
-        return self.open.get(invoice_id) or self.settled.get(invoice_id)
-
-    def book(self, draft: Draft) -> None:
-        self.entries.append(draft)
-
-    def set_item(self, item: OpenItem) -> None:
-        """Store an item; a settled one leaves the open items and its invoice's state is recorded."""
-        if item.open != item.charged - item.paid - item.credited - item.written_off:
-            raise LedgerRuleError(f"open item {item.invoice_id} does not add up")
-        if item.open < 0:
-            raise LedgerRuleError(f"open item {item.invoice_id} would go below zero")
-        self.settled.pop(item.invoice_id, None)
-        if item.open == 0:
-            self.open.pop(item.invoice_id, None)
-            self.settled[item.invoice_id] = item
-            while len(self.settled) > SETTLED_KEPT:
-                self.settled.pop(next(iter(self.settled)))
-            fully_credited = item.credited >= item.charged and item.charged > 0
-            state = InvoiceState.CREDITED if fully_credited else InvoiceState.PAID
-        else:
-            self.open[item.invoice_id] = item
-            state = InvoiceState.ISSUED
-        self.changed[item.invoice_id] = InvoiceChange(item.invoice_id, item.open, state)
-
-    def posting(self, now: datetime) -> Posting:
-        balance = sum(item.open for item in self.open.values()) - self.credit
-        expected = self.account.balance + sum(d.balance_change for d in self.entries)
-        if balance != expected:
-            raise LedgerRuleError(f"balance {balance} ≠ previous balance + entries {expected}")
-        account = self.account.model_copy(
-            update={
-                "balance": balance,
-                "credit": self.credit,
-                "open": self.open,
-                "settled": self.settled,
-                "updated_at": now,
-            }
-        )
-        allocations = tuple(Allocation(invoice_id=i, amount=a) for i, a in self.allocations.items() if a)
-        return Posting(account, tuple(self.entries), self.changed, allocations, self.to_credit, self.refunded)
+from chalicelib.ledger.rule_types import (
+    BALANCE_SIGN,
+    Draft,
+    InvoiceChange,
+    InvoiceFacts,
+    InvoiceState,
+    LedgerRuleError,
+    Posting,
+    Work,
+)
 
 
 def _due_order(items: Iterable[OpenItem]) -> list[OpenItem]:
@@ -205,7 +68,7 @@ def replace_item(item: OpenItem, **changes: int) -> OpenItem:
 
 
 def _apply_credit(
-    work: _Work, item: OpenItem, payment_id: str | None, text: str | None, limit: int | None = None
+    work: Work, item: OpenItem, payment_id: str | None, text: str | None, limit: int | None = None
 ) -> OpenItem:
     """Move available credit (at most ``limit``) onto ``item``."""
     amount = min(max(work.credit, 0), item.open, item.open if limit is None else limit)
@@ -217,7 +80,7 @@ def _apply_credit(
     return replace_item(item, paid=item.paid + amount)
 
 
-def _excess(work: _Work, payment_id: str | None, skip: str | None, budget: int) -> None:
+def _excess(work: Work, payment_id: str | None, skip: str | None, budget: int) -> None:
     """This event's money left after the named invoice (at most ``budget``): the customer's other open
     items first, oldest due first (if so set), then credit, or a refund (per settings)."""
     left = min(max(work.credit, 0), max(budget, 0))
@@ -253,7 +116,7 @@ def issue_invoice(account: Account, facts: InvoiceFacts, settings: LedgerSetting
         raise LedgerRuleError(f"invoice {facts.invoice_id} is already on the ledger")
     if facts.gross < 0:
         raise LedgerRuleError("an invoice with a negative total must be issued as a credit note")
-    work = _Work.of(account, settings)
+    work = Work.of(account, settings)
     work.book(Draft(EntryKind.INVOICE_ISSUED, facts.gross, facts.invoice_id))
     item = OpenItem(
         invoice_id=facts.invoice_id,
@@ -277,7 +140,7 @@ def charge_fee(
     item = account.open.get(invoice_id)
     if item is None:
         raise LedgerRuleError(f"invoice {invoice_id} is not open")
-    work = _Work.of(account, LedgerSettings())
+    work = Work.of(account, LedgerSettings())
     work.book(Draft(EntryKind.FEE, amount, invoice_id, document_id=fee_id, text=text))
     work.set_item(replace_item(item, charged=item.charged + amount))
     return work.posting(now)
@@ -296,7 +159,7 @@ def credit_invoice(
     back. Crediting more than the invoice charged is refused."""
     if amount <= 0:
         raise LedgerRuleError("a credit note credits a positive amount")
-    work = _Work.of(account, settings)
+    work = Work.of(account, settings)
     work.book(Draft(EntryKind.CREDIT_NOTE, amount, facts.invoice_id, document_id=credit_note_id))
     item = work.item(facts.invoice_id)
     if item is None:
@@ -346,7 +209,7 @@ def apply_payment(
     """Money received: booked as received (or moved from suspense), applied to the named invoice, the
     rest per the excess rules; an underpayment within the tolerance settles the invoice. A negative
     amount (a reversal) takes the money back: from credit first, then by reopening the invoice."""
-    work = _Work.of(account, settings)
+    work = Work.of(account, settings)
     if from_suspense is not None:
         work.book(Draft(EntryKind.MOVED_FROM_SUSPENSE, amount, None, payment_id, document_id=from_suspense))
     else:
@@ -366,7 +229,7 @@ def apply_payment(
     return work.posting(now)
 
 
-def _reverse(work: _Work, invoice: InvoiceFacts | None, payment_id: str) -> None:
+def _reverse(work: Work, invoice: InvoiceFacts | None, payment_id: str) -> None:
     if work.credit >= 0 or invoice is None or invoice.credited:
         return
     item = work.item(invoice.invoice_id)
@@ -412,7 +275,7 @@ def refund_credit(account: Account, amount: int, refund_id: str, now: datetime) 
     """Pay back credit the customer holds."""
     if not 0 < amount <= account.credit:
         raise LedgerRuleError(f"can refund 1 to {account.credit} øre, not {amount}")
-    work = _Work.of(account, LedgerSettings())
+    work = Work.of(account, LedgerSettings())
     work.credit -= amount
     work.refunded += amount
     work.book(Draft(EntryKind.REFUND, amount, document_id=refund_id, text="credit paid back"))
@@ -424,7 +287,7 @@ def write_off(account: Account, invoice_id: str, amount: int, text: str, now: da
     item = account.open.get(invoice_id)
     if item is None or not 0 < amount <= item.open:
         raise LedgerRuleError(f"cannot write off {amount} øre of invoice {invoice_id}")
-    work = _Work.of(account, LedgerSettings())
+    work = Work.of(account, LedgerSettings())
     work.book(Draft(EntryKind.WRITE_OFF, amount, invoice_id, text=text))
     work.set_item(replace_item(item, written_off=item.written_off + amount))
     return work.posting(now)
@@ -434,7 +297,7 @@ def move_to_suspense(account: Account, amount: int, suspense_id: str, text: str,
     """Take credit off a customer (it was not theirs) and park it in suspense."""
     if not 0 < amount <= account.credit:
         raise LedgerRuleError(f"can move 1 to {account.credit} øre to suspense, not {amount}")
-    work = _Work.of(account, LedgerSettings())
+    work = Work.of(account, LedgerSettings())
     work.credit -= amount
     work.book(Draft(EntryKind.MOVED_TO_SUSPENSE, amount, document_id=suspense_id, text=text))
     return work.posting(now)

@@ -6,10 +6,17 @@ gets an SMS when a phone number is known. An invoice paid by ``invoice`` gets it
 e-mail. A notice whose subject is gone (an order or invoice deleted in a test) is dropped with a
 ``skipped`` result rather than retried forever; so is a deleted AvtaleGiro mandate's notice once none of
 the subscriptions it put back on invoice still pays by invoice (a new mandate arrived first).
+
+Dunning's messages (reminders, collection notices, a failed charge) are read by a source the container
+wires in (``sources``, by message kind: :class:`chalicelib.dunning.letters.DunningMessages`), which may
+also decline a message (a letter whose invoice was paid since its step is skipped with reason ``paid``).
+A notice that is skipped, or whose recipient opted out or has no address, has that outcome recorded under
+its key (:meth:`~chalicelib.notifications.sender.NotificationSender.record_outcome`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +29,13 @@ from chalicelib.money import Money
 from chalicelib.notifications.outbox import Attachment
 from chalicelib.notifications.queue import Notice
 from chalicelib.notifications.render import MessageKind, supported_language
-from chalicelib.notifications.sender import Channel, NotificationSender, Recipient, SendResult
+from chalicelib.notifications.sender import (
+    Channel,
+    NotificationSender,
+    Recipient,
+    SendResult,
+    SendStatus,
+)
 from chalicelib.orders.models import Order
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentStore
@@ -34,6 +47,10 @@ if TYPE_CHECKING:
 
 
 DocT = TypeVar("DocT", bound=Document)
+# Reads a message another capability owns: (message key, refs) to the recipient and the template's
+# context, or the reason the message is not sent.
+ContextSource = Callable[[str, Mapping[str, str]], tuple[Customer, dict[str, Any]] | str]
+SKIPPED = "skipped"
 
 
 class GoneError(LookupError):
@@ -84,17 +101,22 @@ class NotificationDispatcher:
         sender: NotificationSender,
         clock: Clock,
         invoice_documents: InvoiceDocuments | None = None,
+        sources: Mapping[str, ContextSource] | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
         self._clock = clock
         self._pdfs = invoice_documents
+        # By message kind; a name that is no message kind fails at wiring, not at the first send.
+        self._sources = {MessageKind(kind): source for kind, source in (sources or {}).items()}
 
     def dispatch(self, notice: Notice) -> Dispatched:
-        """Send one notice (at most once per its key)."""
+        """Send one notice (at most once per its key); a notice skipped, or not sent for want of an
+        address or consent, has its outcome recorded."""
         try:
             customer, context, attachments = self._prepare(notice)
         except GoneError as error:
+            self._sender.record_outcome(notice.key, SKIPPED, str(error))
             return Dispatched(notice.key, None, str(error))
         recipient = Recipient.of(
             customer, email_opt_out=customer.email_opt_out, sms_opt_out=customer.sms_opt_out
@@ -108,12 +130,20 @@ class NotificationDispatcher:
             context=context,
             attachments=attachments if channel is Channel.EMAIL else (),
         )
+        if result.status in (SendStatus.OPTED_OUT, SendStatus.NO_ADDRESS):
+            self._sender.record_outcome(notice.key, result.status.value)
         return Dispatched(notice.key, result)
 
     # ---- reading -------------------------------------------------------------------------------------
 
     def _prepare(self, notice: Notice) -> tuple[Customer, dict[str, Any], list[Attachment]]:
         kind = notice.kind
+        source = self._sources.get(kind)
+        if source is not None:
+            content = source(notice.key, notice.refs)
+            if isinstance(content, str):
+                raise GoneError(content)
+            return content[0], content[1], []
         if kind is MessageKind.ORDER_CONFIRMATION:
             return self._order(notice.refs["order_id"])
         if kind in (MessageKind.INVOICE_ISSUED, MessageKind.PAYMENT_RECEIVED):

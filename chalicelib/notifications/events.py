@@ -8,8 +8,11 @@ from __future__ import annotations
 from datetime import date
 
 from chalicelib.events import Event, EventType
+from chalicelib.notifications.kinds import MessageKind
 from chalicelib.notifications.queue import (
     Notice,
+    dunning_letter,
+    failed_charge,
     invoice_issued,
     mandate_deleted,
     order_confirmation,
@@ -18,6 +21,9 @@ from chalicelib.notifications.queue import (
     subscription_paused,
     subscription_stopped,
 )
+
+# The dunning steps that send the customer a letter, and the letter's message kind.
+LETTER_ACTIONS = {"reminder": MessageKind.REMINDER, "collection_notice": MessageKind.COLLECTION_NOTICE}
 
 
 def notices_for(event: Event) -> list[Notice]:  # noqa: PLR0911 - one return per event type
@@ -40,6 +46,10 @@ def notices_for(event: Event) -> list[Notice]:  # noqa: PLR0911 - one return per
             return [subscription_paused(data["subscription_id"], date.fromisoformat(data["start"]))]
         case EventType.SUBSCRIPTION_STOPPED:
             return [subscription_stopped(data["subscription_id"])]
+        case EventType.DUNNING_STEP_TAKEN if data.get("action") in LETTER_ACTIONS:
+            return [dunning_letter(data["invoice_id"], data["step"], LETTER_ACTIONS[data["action"]])]
+        case EventType.PAYMENT_FAILED if data["invoice_id"]:
+            return [failed_charge(data["invoice_id"], event.occurred_at.isoformat(), data["method"])]
         case EventType.MANDATE_DELETED:
             return [
                 mandate_deleted(data["kid"], data["file_id"], data["customer_id"], data["subscription_ids"])

@@ -1,8 +1,8 @@
 """Notifications requested by the flows that cause them, through SQS (``NotificationQueue``).
 
-A producer (an order, the invoice run, the ledger marking an invoice paid, a change, pause or stop, an
-AvtaleGiro mandate file deleting a mandate) enqueues a small :class:`Notice` after its transaction
-commits: the message kind, its deterministic message key and the ids to read. The consumer
+The event dispatcher's notification consumer enqueues a small :class:`Notice` for each recorded event
+that asks for one (:mod:`chalicelib.notifications.events`): the message kind, its deterministic message
+key and the ids to read. The consumer
 (``functions/notifications.py``) reads what the message needs, renders it in the customer's language and
 sends it through :class:`~chalicelib.notifications.sender.NotificationSender`, at most once per key.
 Nothing is rendered or sent on the hot path, and a notice enqueued twice is sent once.
@@ -17,6 +17,8 @@ subscription changed       ``subscription-changed:<subscription id>:<effective>:
 subscription paused        ``subscription-paused:<subscription id>:<pause start>``
 subscription stopped       ``subscription-stopped:<subscription id>``
 mandate deleted            ``mandate-deleted:<kid>:<mandate file id>``
+dunning letter             ``dunning:<invoice id>:<step>`` (the step key)
+failed charge              ``dunning:<invoice id>:failed-charge``
 =========================  ===============================================================
 """
 
@@ -118,6 +120,22 @@ def mandate_deleted(kid: str, file_id: str, customer_id: str, subscription_ids: 
             "customer_id": customer_id,
             "subscription_ids": ",".join(subscription_ids),
         },
+    )
+
+
+def dunning_letter(invoice_id: str, step: str, kind: MessageKind) -> Notice:
+    """A reminder or collection notice (``kind``): the letter dunning recorded with step ``step`` of the
+    invoice; its key is the step key, as the letters sent before this notice existed were keyed."""
+    return Notice(kind, f"dunning:{invoice_id}:{step}", {"invoice_id": invoice_id})
+
+
+def failed_charge(invoice_id: str, failed_at: str, method: str) -> Notice:
+    """An automatic charge of the invoice failed (at ``failed_at``, by ``method``): told once per invoice,
+    however many retries fail after it."""
+    return Notice(
+        MessageKind.PAYMENT_FAILED,
+        f"dunning:{invoice_id}:failed-charge",
+        {"invoice_id": invoice_id, "failed_at": failed_at, "method": method},
     )
 
 

@@ -12,11 +12,15 @@ price is that a crash after the provider accepted the message, but before the ma
 twice. Both copies carry the same Message-ID, derived from the key.
 
 Opt-outs are per channel; an opted-out or unreachable recipient gets nothing and no marker, and the
-result says so (a dunning step can then fall back to paper).
+result says so. The notification queue's consumer records such an outcome, and a notice it skipped, in
+an outcome item ``NOTIFICATION#<key>`` / ``OUTCOME`` (:meth:`NotificationSender.record_outcome`), so that
+:meth:`NotificationSender.deliveries` can tell what became of any key: ``sending``, ``sent``,
+``opted_out``, ``no_address``, ``skipped``, or ``queued`` while nothing has happened to it yet.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +36,8 @@ from chalicelib.store.documents import DocumentStore, Keys, WriteConflictError, 
 from chalicelib.values import Document
 
 KIND = "notification"
+OUTCOME_KIND = "notification_outcome"
+QUEUED = "queued"  # a key nothing has been recorded for yet: its notice is on its way
 STALE_CLAIM = timedelta(minutes=15)  # far beyond one provider call and the Lambda's own timeout
 
 
@@ -137,9 +143,24 @@ class SendResult:
     outbox_path: Path | None = None
 
 
+class NotificationOutcome(Document):
+    """Why a message key was not sent: the recipient opted out or has no address, or its notice was
+    skipped (``reason``)."""
+
+    message_key: str
+    status: str
+    reason: str | None = None
+    recorded_at: datetime
+
+
 def marker_keys(message_key: str) -> Keys:
     """Where the marker of ``message_key`` lives in the main table."""
     return Keys(f"NOTIFICATION#{message_key}", "SENT")
+
+
+def outcome_keys(message_key: str) -> Keys:
+    """Where the outcome of a message key that was not sent lives."""
+    return Keys(f"NOTIFICATION#{message_key}", "OUTCOME")
 
 
 class NotificationSender:
@@ -216,6 +237,36 @@ class NotificationSender:
         sent = claim.model_copy(update={"status": "sent", "sent_at": now, "provider_message_id": provider_id})
         self.store.write([], [(document_item(KIND, keys, sent, status=sent.status), version)])
         return SendResult(SendStatus.SENT, message_key, channel, provider_id, path)
+
+    def record_outcome(self, message_key: str, status: str, reason: str | None = None) -> None:
+        """Record that ``message_key`` was not sent, and why; the first outcome of a key stays (a send
+        that succeeds later still counts: its marker wins in :meth:`deliveries`)."""
+        outcome = NotificationOutcome(
+            message_key=message_key, status=status, reason=reason, recorded_at=self.clock.now()
+        )
+        with contextlib.suppress(WriteConflictError):  # recorded by an earlier delivery of the notice
+            self.store.put_new(document_item(OUTCOME_KIND, outcome_keys(message_key), outcome))
+
+    def deliveries(self, message_keys: Sequence[str]) -> dict[str, str]:
+        """What became of each message key: its marker's status (``sending``, ``sent``), else its
+        recorded outcome (``opted_out``, ``no_address``, ``skipped``), else ``queued``."""
+        wanted = list(dict.fromkeys(message_keys))
+        markers = {key: marker_keys(key) for key in wanted}
+        outcomes = {key: outcome_keys(key) for key in wanted}
+        found = self.store.batch_get(
+            [(k.pk, k.sk) for k in markers.values()] + [(k.pk, k.sk) for k in outcomes.values()]
+        )
+        statuses: dict[str, str] = {}
+        for key in wanted:
+            marker = found.get((markers[key].pk, markers[key].sk))
+            outcome = found.get((outcomes[key].pk, outcomes[key].sk))
+            if marker is not None and marker.doc is not None:
+                statuses[key] = marker.document(SentNotification).status
+            elif outcome is not None and outcome.doc is not None:
+                statuses[key] = outcome.document(NotificationOutcome).status
+            else:
+                statuses[key] = QUEUED
+        return statuses
 
     def _take_over_stale(self, keys: Keys, claim: SentNotification) -> int | SendResult:
         """The marker's version after taking over a stale ``sending`` claim of the key, or the

@@ -7,7 +7,8 @@ from datetime import date
 import netsgiro
 import pytest
 
-from chalicelib.formats.ocr import KidStatus, OcrRejectedError, parse_ocr
+from chalicelib.formats.ocr import parse_ocr
+from chalicelib.formats.ocr_values import KidStatus, OcrRejectedError
 from tests.support.ocr import SAMPLE, SAMPLE_TOTAL, SAMPLE_TRANSACTIONS, sample_bytes
 
 pytestmark = pytest.mark.contract

@@ -11,8 +11,9 @@ from chalice.test import Client
 from chalicelib.avtalegiro.models import ClaimStatus, SubmissionStatus
 from chalicelib.billing.models import Invoice, InvoiceStatus
 from chalicelib.container import Services
-from chalicelib.formats.ocr import content_hash, parse_ocr
-from chalicelib.ledger.imports import incoming
+from chalicelib.flows.import_ocr_file import incoming
+from chalicelib.formats.ocr import parse_ocr
+from chalicelib.formats.ocr_values import content_hash
 from chalicelib.ledger.models import EntryKind, IncomingMethod, PaymentStatus
 from chalicelib.store import keys
 from tests.integration.test_avtalegiro_claims import NOW
@@ -86,7 +87,7 @@ def test_a_claim_settled_in_the_ocr_file_pays_the_invoice_and_leaves_the_unpaid_
     )
     assert payment.paid_on == DUE
     # And the customer's ledger has the invoice settled, with the payment received and applied to it
-    view = services.ledger.ledger(paid_in_full.customer_id, None, None, 100, None)
+    view = services.ledger_reports.ledger(paid_in_full.customer_id, None, None, 100, None)
     assert paid_in_full.id in view.account.settled and paid_in_full.id not in view.account.open
     applied = [
         e for e in view.entries if e.invoice_id == paid_in_full.id and e.kind == EntryKind.PAYMENT_APPLIED

@@ -38,8 +38,8 @@ def test_a_change_crashed_at_each_aws_call_and_retried_restates_once(
         pay(services, http.get(f"/v1/invoices/{placed['invoice_id']}")[1])
         sub = placed["subscription_id"]
         with fail_at_call(n) as fault, contextlib.suppress(InjectedCrash):
-            services.changes.change(sub, ids["plus"], None, StopWhen.NOW)
-        services.changes.change(sub, ids["plus"], None, StopWhen.NOW)  # the client retries
+            services.change_subscription.change(sub, ids["plus"], None, StopWhen.NOW)
+        services.change_subscription.change(sub, ids["plus"], None, StopWhen.NOW)  # the client retries
         documents = issued(services, placed["customer_id"])
         assert [d.number for d in documents] == [1, 2, 3], n
         assert sorted((d.kind, d.totals.gross) for d in documents) == [

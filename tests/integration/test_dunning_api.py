@@ -11,7 +11,7 @@ from chalice.test import Client
 from chalicelib.container import Services
 from tests.integration.test_dunning_run import dunning_events, nok
 from tests.support.catalog import Catalog, Http
-from tests.support.dunning import NO_PLAN, World, sent_mail, world
+from tests.support.dunning import NO_PLAN, World, send_dunning_messages, sent_mail, world
 
 
 def test_a_fee_above_the_legal_limit_is_refused(
@@ -95,7 +95,7 @@ def test_a_reminder_on_demand_is_sent_once_a_day(
     later = DunningService(
         services.documents,
         services.ledger,
-        services.notifications,
+        services.notifications.deliveries,
         FixedClock(datetime(2027, 1, 20, 9, tzinfo=UTC)),
     )
     first = later.remind(invoice.id)
@@ -107,7 +107,14 @@ def test_a_reminder_on_demand_is_sent_once_a_day(
         ("invoice.overdue", {**common, "due_date": "2027-01-15", "open_amount": nok(29900)}),
         (
             "dunning.step_taken",
-            {**common, "step": "manual-2027-01-20", "step_number": 1, "fee": None, "fee_invoice_id": None},
+            {
+                **common,
+                "step": "manual-2027-01-20",
+                "step_number": 1,
+                "fee": None,
+                "fee_invoice_id": None,
+                "action": "reminder",
+            },
         ),
     ]
     [letter] = first.case.letters
@@ -116,7 +123,7 @@ def test_a_reminder_on_demand_is_sent_once_a_day(
         date(2027, 1, 20),
         29900,
         0,
-        "sent",
+        "queued",  # recorded: the notifications send it from the step's event
     )
     # A fee is refused before the 14 days the law asks for
     from chalicelib.errors import ValidationFailedError
@@ -125,9 +132,11 @@ def test_a_reminder_on_demand_is_sent_once_a_day(
         DunningService(
             services.documents,
             services.ledger,
-            services.notifications,
+            services.notifications.deliveries,
             FixedClock(datetime(2027, 1, 22, 9, tzinfo=UTC)),
         ).remind(invoice.id, with_fee=True)
+    send_dunning_messages(services)
     assert [key for key, _ in sent_mail()] == [f"dunning:{invoice.id}:manual-2027-01-20"]
     status, case = http.get(f"/v1/invoices/{invoice.id}/dunning")
     assert status == 200 and case["letters"][0]["key"] == f"dunning:{invoice.id}:manual-2027-01-20"
+    assert case["letters"][0]["delivery"] == "sent"

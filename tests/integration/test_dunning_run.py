@@ -17,13 +17,14 @@ from chalicelib.dunning.index import CaseStatus, dunning_shard
 from chalicelib.dunning.steps import CardRetryRequest, retry_request_keys
 from chalicelib.events import EventType
 from chalicelib.ledger.models import Account, IncomingMethod
+from chalicelib.ledger.posting import payment_failed_event
 from chalicelib.ledger.service import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.notifications.sender import SentNotification, marker_keys
 from chalicelib.store import keys
 from chalicelib.values import PaymentMethod
 from tests.support.catalog import Catalog, Http
-from tests.support.dunning import World, plain_text, sent_mail, world
+from tests.support.dunning import World, plain_text, send_dunning_messages, sent_mail, world
 from tests.support.events import recorded_events
 
 DUNNING_EVENTS = (EventType.INVOICE_OVERDUE, EventType.DUNNING_STEP_TAKEN)
@@ -108,6 +109,12 @@ def test_an_unpaid_invoice_is_reminded_noticed_and_handed_over(dunned: World, se
     assert ledger.balance == 29900 + 3500 + 3500
     assert sorted(item.charged for item in ledger.open.values()) == [3500, 3500, 29900]
 
+    # The letters go out from their steps' events: queued until the notifications have sent them
+    assert [letter.delivery for letter in services.dunning.service.case(invoice.id).letters] == [
+        "queued",
+        "queued",
+    ]
+    send_dunning_messages(services)
     # One reminder and one notice went out, in Norwegian, with the amount to pay to the invoice's KID
     mail = sent_mail()
     assert [key for key, _ in mail] == [f"dunning:{invoice.id}:reminder-1", f"dunning:{invoice.id}:notice"]
@@ -122,7 +129,8 @@ def test_an_unpaid_invoice_is_reminded_noticed_and_handed_over(dunned: World, se
     assert "Betalingsfrist: 26. februar 2027" in plain_text(mail[1][1])
     marker = services.documents.get_document(*_marker(f"dunning:{invoice.id}:notice"), SentNotification)
     assert marker is not None and marker.status == "sent" and marker.language == "nb"
-    assert [letter.delivery for letter in case.letters] == ["sent", "sent"]
+    letters = services.dunning.service.case(invoice.id).letters
+    assert [letter.delivery for letter in letters] == ["sent", "sent"]
 
     # The agency gets the claim with everything it needs
     exported = dunned.handoff(date(2027, 2, 26), invoice.id)
@@ -161,6 +169,7 @@ def test_a_payment_after_the_first_reminder_stops_dunning_and_settles_the_fee(
 ) -> None:
     invoice = dunned.order("ola@example.no")
     dunned.run_days(date(2027, 1, 2), date(2027, 1, 31))
+    send_dunning_messages(services)
     [letter] = dunned.case(invoice.id).letters
     assert (letter.sent_on, letter.amount) == (date(2027, 1, 29), 33400)
     # The customer pays what the reminder asks for, with the invoice's own KID
@@ -200,7 +209,11 @@ def test_a_failed_card_charge_is_retried_then_reminded(dunned: World, services: 
     # A second failure (the same charge reported again) changes nothing
     again = dunned.dunning.service.record_failed_charge(invoice.id, PaymentMethod.CARD, "declined", failed_at)
     assert again == dunned.case(invoice.id)
+    # The customer is told by the charge's payment.failed (recorded by the payments with the failure)
+    record_payment_failed(services, invoice, "charge-0", failed_at)
+    send_dunning_messages(services)
     dunned.run_days(date(2027, 1, 2), date(2027, 1, 20))
+    send_dunning_messages(services)
     case = dunned.case(invoice.id)
     assert case.done == {
         f"dunning:{invoice.id}:retry-1": date(2027, 1, 4),  # the plan's retry days: 3, 5, 7
@@ -220,10 +233,19 @@ def test_a_failed_card_charge_is_retried_then_reminded(dunned: World, services: 
         (3, date(2027, 1, 8), 29900),
     ]
     assert case.next_on == date(2027, 1, 29)
-    assert [key for key, _ in sent_mail()] == [
+    mail = sent_mail()
+    assert [key for key, _ in mail] == [
         f"dunning:{invoice.id}:failed-charge",
         f"dunning:{invoice.id}:reminder-1",
     ]
+    # The failure's message tells when the card is tried again: the plan's first retry day
+    assert "Vi prøver igjen 4. januar 2027." in plain_text(mail[0][1])
+
+
+def record_payment_failed(services: Services, invoice: Invoice, attempt: str, at: datetime) -> None:
+    """Record the ``payment.failed`` the payments record with a declined card charge of ``invoice``."""
+    event = payment_failed_event(invoice, attempt, invoice.open_amount, "card", "declined", at)
+    services.documents.write([], [], events=[event])
 
 
 def test_a_vipps_failure_goes_straight_to_the_plan(dunned: World, services: Services) -> None:
@@ -249,6 +271,7 @@ def test_running_every_day_twice_takes_each_step_once(dunned: World, services: S
         letter.fee_invoice_number or 0 for invoice in invoices for letter in dunned.case(invoice.id).letters
     )
     assert fee_numbers == [4, 5, 6, 7, 8, 9]  # invoices 1-3 are the orders': numbered without gaps
+    send_dunning_messages(services)
     keys_sent = [key for key, _ in sent_mail()]
     assert len(keys_sent) == 6 and len(set(keys_sent)) == 6
 
@@ -273,6 +296,7 @@ def test_each_step_records_its_events_once(dunned: World, services: Services) ->
                 "step_number": 1,
                 "fee": nok(3500),
                 "fee_invoice_id": reminder.fee_invoice_id,
+                "action": "reminder",
             },
         ),
         (
@@ -283,11 +307,19 @@ def test_each_step_records_its_events_once(dunned: World, services: Services) ->
                 "step_number": 2,
                 "fee": nok(3500),
                 "fee_invoice_id": notice.fee_invoice_id,
+                "action": "collection_notice",
             },
         ),
         (
             "dunning.step_taken",
-            {**common, "step": "hand-off", "step_number": 3, "fee": None, "fee_invoice_id": None},
+            {
+                **common,
+                "step": "hand-off",
+                "step_number": 3,
+                "fee": None,
+                "fee_invoice_id": None,
+                "action": "hand_off",
+            },
         ),
     ]
     # The fee documents are issued with their events, in the seller's books

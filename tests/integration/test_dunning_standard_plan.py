@@ -14,7 +14,7 @@ from chalicelib.dunning.index import CaseStatus
 from chalicelib.money import Currency, Money
 from infra.local.seed import seed_demo_catalog
 from tests.support.catalog import Catalog, Http
-from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail
+from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, send_dunning_messages, sent_mail
 
 STANDARD_NO = "standard-NO-2026-01-01"  # Norway's limits row valid from 1 January 2026
 
@@ -55,6 +55,7 @@ def test_a_seller_without_a_plan_reminds_with_the_legal_fee_then_notices(
     assert reminder.fee_invoice_id is not None
     assert unplanned.invoice(reminder.fee_invoice_id).open_amount == 3500
     assert (notice.kind, notice.fee, notice.deadline) == ("collection_notice", 0, date(2027, 2, 26))
+    send_dunning_messages(unplanned.services)
     mail = sent_mail()
     assert [key for key, _ in mail] == [f"dunning:{invoice.id}:reminder-1", f"dunning:{invoice.id}:notice"]
     assert "herav purregebyr 35,00\xa0kr" in plain_text(mail[0][1])

@@ -148,7 +148,7 @@ def test_two_workers_on_the_same_item_issue_once(services: Services, catalog: Ca
             if item.gsi2pk
         }
     )
-    from chalicelib.billing.run import InvoiceRun
+    from chalicelib.flows.invoice_run import InvoiceRun
 
     workers = [InvoiceRun(services.documents, services.fees, services.sqs, "") for _ in range(2)]
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -168,9 +168,9 @@ def test_a_change_pause_and_stop_are_told(shop: World, services: Services) -> No
     invoice = shop.order("kari@example.no")
     queued(services)
     subscription_id = invoice.subscription_id or ""
-    services.changes.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))
-    services.changes.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))  # a retry
-    services.stops.stop(subscription_id, StopWhen.NOW, None)
+    services.pause_subscription.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))
+    services.pause_subscription.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))  # a retry
+    services.stop_subscription.stop(subscription_id, StopWhen.NOW, None)
     notices = queued(services)
     # The retried pause records nothing; the stop credits the unpaid January and invoices the day used,
     # like any issued invoice
@@ -249,7 +249,7 @@ def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, se
     invoice = shop.order("kari@example.no")
     queued(services)
     subscription_id = invoice.subscription_id or ""
-    services.changes.change(subscription_id, None, 2, StopWhen.NOW)
+    services.change_subscription.change(subscription_id, None, 2, StopWhen.NOW)
     notices = queued(services)
     issued = [n for n in notices if n.kind is MessageKind.INVOICE_ISSUED]
     assert len(issued) == 1 and issued[0].refs["invoice_id"] != invoice.id
@@ -277,7 +277,7 @@ def test_a_stop_that_dies_right_after_its_commits_still_tells_of_the_stop_and_th
     with monkeypatch.context() as patch:
         patch.setattr(services.drafts, "rebuild", die)
         with pytest.raises(RuntimeError):
-            services.stops.stop(subscription_id, StopWhen.NOW, None)
+            services.stop_subscription.stop(subscription_id, StopWhen.NOW, None)
     assert shop.invoice(restated_id).status == "issued"
     # Nothing is lost: both events committed with their changes, and their notices come
     notices = queued(services)
@@ -290,6 +290,6 @@ def test_a_stop_that_dies_right_after_its_commits_still_tells_of_the_stop_and_th
     assert f"invoice-issued:{restated_id}" in dict(sent_mail())
     # The client's retry finds the stop made: it records nothing more, and nothing more is sent
     before = recorded_events()
-    services.stops.stop(subscription_id, StopWhen.NOW, None)
+    services.stop_subscription.stop(subscription_id, StopWhen.NOW, None)
     assert recorded_events() == before
     assert queued(services) == []

@@ -172,7 +172,7 @@ def test_a_file_too_big_for_one_invocation_is_finished_by_continuations(
     services: Services, api: Client, ledger_api: Client, admin: dict[str, str], monkeypatch: Any
 ) -> None:
     # Given invocations that run out of time after every chunk of two transactions
-    import chalicelib.ledger.imports as imports
+    import chalicelib.flows.import_ocr_file as imports
     import functions.ocr_import as function
 
     monkeypatch.setattr(imports, "CHUNK", 2)

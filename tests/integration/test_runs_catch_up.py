@@ -14,8 +14,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
-from chalicelib.billing.run import InvoiceRun
 from chalicelib.container import Services
+from chalicelib.flows.invoice_run import InvoiceRun
 from chalicelib.store.documents import DocumentItem
 from chalicelib.store.due import INVOICE_RUN, due_partitions
 from tests.integration.test_invoice_run import place

@@ -50,7 +50,7 @@ def test_a_plan_change_records_the_change_the_access_it_takes_away_and_its_resta
     subscription_id = placed["subscription_id"]
     customer_id = subscription(services, subscription_id).customer_id
 
-    changed = services.changes.change(subscription_id, catalog.monthly["id"], None, StopWhen.NOW)
+    changed = services.change_subscription.change(subscription_id, catalog.monthly["id"], None, StopWhen.NOW)
 
     effective = next(phase.start for phase in changed.phases if phase.source == "change")
     [event] = of_type(EventType.SUBSCRIPTION_CHANGED)
@@ -92,8 +92,8 @@ def test_a_pause_and_its_resume_are_recorded_once(http: Http, services: Services
     customer_id = subscription(services, subscription_id).customer_id
 
     # From the middle of the month the order gave access for (a pause from the 1st takes nothing away)
-    services.changes.pause(subscription_id, date(2027, 1, 15), None)
-    services.changes.pause(subscription_id, date(2027, 1, 15), None)  # a retry: made already
+    services.pause_subscription.pause(subscription_id, date(2027, 1, 15), None)
+    services.pause_subscription.pause(subscription_id, date(2027, 1, 15), None)  # a retry: made already
 
     [paused] = of_type(EventType.SUBSCRIPTION_PAUSED)
     assert paused.data == {
@@ -112,7 +112,7 @@ def test_a_pause_and_its_resume_are_recorded_once(http: Http, services: Services
     }
     assert of_type(EventType.SUBSCRIPTION_RESUMED) == []
 
-    services.changes.resume(subscription_id)
+    services.pause_subscription.resume(subscription_id)
     [resumed] = of_type(EventType.SUBSCRIPTION_RESUMED)
     # The pause had not started: the subscription runs on from its first day
     assert resumed.data == {
@@ -129,8 +129,8 @@ def test_a_stop_is_recorded_when_ordered_and_the_invoice_run_ends_the_subscripti
     subscription_id = placed["subscription_id"]
     customer_id = subscription(services, subscription_id).customer_id
 
-    services.stops.stop(subscription_id, StopWhen.NOW, "moving abroad")
-    services.stops.stop(subscription_id, StopWhen.NOW, "moving abroad")  # a retry records nothing
+    services.stop_subscription.stop(subscription_id, StopWhen.NOW, "moving abroad")
+    services.stop_subscription.stop(subscription_id, StopWhen.NOW, "moving abroad")  # a retry records nothing
 
     # "Now" on 1 January: the last day is the 1st, the 2nd is the first day without it
     [stopped] = of_type(EventType.SUBSCRIPTION_STOPPED)
@@ -196,9 +196,9 @@ def test_a_payment_records_the_access_it_gives(http: Http, services: Services, c
 
 Change = Callable[[Services, str, Catalog], object]
 CHANGES: dict[str, Change] = {
-    "change": lambda services, sub, catalog: services.changes.change(sub, None, 2, StopWhen.NOW),
-    "pause": lambda services, sub, catalog: services.changes.pause(sub, date(2027, 2, 1), None),
-    "stop": lambda services, sub, catalog: services.stops.stop(sub, StopWhen.NOW, None),
+    "change": lambda services, sub, catalog: services.change_subscription.change(sub, None, 2, StopWhen.NOW),
+    "pause": lambda services, sub, catalog: services.pause_subscription.pause(sub, date(2027, 2, 1), None),
+    "stop": lambda services, sub, catalog: services.stop_subscription.stop(sub, StopWhen.NOW, None),
 }
 
 

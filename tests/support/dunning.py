@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -25,9 +25,14 @@ from chalicelib.container import Services
 from chalicelib.dunning.index import DUNNING_SHARDS, DunningCase, dunning_shard, overdue_index_writes
 from chalicelib.dunning.run import DunningReport
 from chalicelib.dunning.service import Dunning
+from chalicelib.events import Event
+from chalicelib.notifications.dispatch import Dispatched
+from chalicelib.notifications.kinds import MessageKind
+from chalicelib.notifications.queue import Notice
 from chalicelib.store import keys
 from tests.support.aws import REGION
 from tests.support.catalog import Http, person
+from tests.support.events import dispatch_events
 
 NO_PLAN: dict[str, Any] = {
     "name": "Standard (NO)",
@@ -84,6 +89,37 @@ def sent_mail() -> list[tuple[str, EmailMessage]]:
         assert isinstance(parsed, EmailMessage)
         out.append((str(parsed["X-Abo-Message-Key"]).strip(), parsed))
     return out
+
+
+DUNNING_MESSAGES = (MessageKind.REMINDER, MessageKind.COLLECTION_NOTICE, MessageKind.PAYMENT_FAILED)
+
+
+def take_notices(services: Services, events: Sequence[Event] | None = None) -> list[Notice]:
+    """Dispatch the recorded events (as the events stream would; ``events`` instead, when given), then take
+    every notice off the notification queue, unsent."""
+    if events is None:
+        dispatch_events(services)
+    for event in events or ():
+        services.event_dispatcher.dispatch(event)
+    notices: list[Notice] = []
+    url = services.settings.notification_queue_url
+    while True:
+        received = services.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not received:
+            return notices
+        notices += [Notice.parse(message["Body"]) for message in received]
+        services.sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
+        )
+
+
+def send_dunning_messages(services: Services, events: Sequence[Event] | None = None) -> list[Dispatched]:
+    """Send the dunning messages (letters, failed charges) the recorded events (or ``events``) asked for,
+    as the notification queue's consumer does; the other notices (order confirmations, issued invoices)
+    are taken off the queue unsent, so that a test sees dunning's mail only."""
+    notices = [notice for notice in take_notices(services, events) if notice.kind in DUNNING_MESSAGES]
+    return [services.notification_dispatcher.dispatch(notice) for notice in notices]
 
 
 def plain_text(message: EmailMessage) -> str:

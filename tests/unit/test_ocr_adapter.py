@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.billing.kid import KidAlgorithm, make_kid
-from chalicelib.formats.ocr import KidStatus, OcrRejectedError, parse_ocr, transaction_rejection
+from chalicelib.formats.ocr import parse_ocr
+from chalicelib.formats.ocr_values import KidStatus, OcrRejectedError, transaction_rejection
 from chalicelib.money import MAX_AMOUNT
 from tests.support.ocr import Paid, ocr_file
 

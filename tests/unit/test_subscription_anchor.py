@@ -79,7 +79,7 @@ def table(phases: list[Phase], how_many: int) -> list[tuple[str, str, str, bool]
 
 
 def change_at(phases: list[Phase], effective: date, new_plan: Plan, keeps_day: bool) -> list[Phase]:
-    """The phases a plan change writes (as ``ChangeService.change`` does): the phases before the effective
+    """The phases a plan change writes (``ChangeSubscription.change``): the phases before the effective
     day, then the new plan from it, anchored by ``change_anchor`` if the plans cut time the same way."""
     anchor = change_anchor(phases, PLANS, effective) if keeps_day else effective
     kept = [phase for phase in phases if phase.start < effective]

@@ -1,11 +1,13 @@
-"""Changing a subscription: plan or quantity (now or at period end), pause and resume, and the money that
-follows for periods already invoiced.
+"""Restating invoiced time: the path every change, pause, resume and stop of a subscription takes (the
+flows :mod:`chalicelib.flows.change_subscription`, :mod:`chalicelib.flows.pause_subscription` and
+:mod:`chalicelib.flows.stop_subscription` use it), and the money that follows for periods already invoiced.
 
 Each change runs in three steps, so that a crash at any point is finished by the next call on the
 subscription (or the same call retried):
 
 1. one transaction writes the new phases and the planned :class:`Restatement` on the subscription
-   (credit note ids and the lines of the invoice to issue are fixed here) and removes the stale draft;
+   (credit note ids and the lines of the invoice to issue are fixed here), with the change's events, and
+   removes the stale draft;
 2. the credit notes are issued, each idempotent by its id;
 3. one transaction numbers and issues the restatement invoice with its ledger entry and clears the plan;
    the draft of the next invoice is then rebuilt.
@@ -23,7 +25,7 @@ from chalicelib.billing.drafting import Seller, subscription_invoice_id
 from chalicelib.billing.drafts import DraftService
 from chalicelib.billing.issuing import ToIssue, invoice_series, issuing_writes
 from chalicelib.billing.lines import totals_of, vat_summary_of
-from chalicelib.billing.models import DatePeriod, Invoice, InvoiceLine, InvoiceStatus
+from chalicelib.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from chalicelib.billing.restatement import (
     IssuedInvoice,
     Straddle,
@@ -32,7 +34,7 @@ from chalicelib.billing.restatement import (
     restatement,
     restatement_invoice_id,
 )
-from chalicelib.catalog.models import LegalEntity, Plan, Product, Proration
+from chalicelib.catalog.models import LegalEntity, Plan, Product
 from chalicelib.catalog.plans import load_products
 from chalicelib.catalog.service import CatalogService
 from chalicelib.catalog.vat import DEFAULT_VAT_TABLE
@@ -48,29 +50,17 @@ from chalicelib.events import Event
 from chalicelib.ledger.service import LedgerService
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, WriteConflictError, lookup_item
-from chalicelib.subscriptions import events as subscription_events
 from chalicelib.subscriptions.access import AccessService
-from chalicelib.subscriptions.models import (
-    PauseWindow,
-    Phase,
-    Restatement,
-    StopWhen,
-    Subscription,
-    SubscriptionStatus,
-)
-from chalicelib.subscriptions.timeline import (
-    BillingPeriod,
-    billing_periods,
-    change_anchor,
-    period_containing_day,
-)
+from chalicelib.subscriptions.models import Phase, Restatement, Subscription
+from chalicelib.subscriptions.timeline import BillingPeriod, billing_periods
 from chalicelib.subscriptions.writes import subscription_item
 
 ATTEMPTS = 10
 LOOK_BACK = 3  # invoiced periods before the effective date whose lines may still cover it
 
 
-def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailedError:
+def invalid(field: str, message: str, code: str = "invalid") -> ValidationFailedError:
+    """A refused change: problem JSON naming the field."""
     return ValidationFailedError(message, [FieldError(field, message, code)])
 
 
@@ -96,11 +86,6 @@ def continuation(phases: Sequence[Phase], day: date, source: str, quantity: int 
     return result
 
 
-def same_periods(a: Plan, b: Plan) -> bool:
-    """Whether two plans cut time the same way (a change between them keeps the billing day)."""
-    return a.period == b.period and a.alignment == b.alignment
-
-
 @dataclass(frozen=True)
 class Loaded:
     """A subscription as read for a change, with what billing it needs."""
@@ -122,8 +107,9 @@ class Loaded:
         return Seller(self.entity, DEFAULT_VAT_TABLE)
 
 
-class ChangeService:
-    """Plan and quantity changes, pauses and resumes, and the restatements they need."""
+class Restatements:
+    """The three steps every change, pause, resume and stop goes through: read, plan the restatement,
+    commit it with the change's events, and finish it (credit notes, the restatement invoice, the draft)."""
 
     def __init__(
         self,
@@ -356,208 +342,3 @@ class ChangeService:
         self._store.write(
             issued.creates, [*replaces, *issued.replaces], updates=issued.updates, events=issued.events
         )
-
-    # -- the changes -----------------------------------------------------------------------------------
-
-    def change(
-        self, subscription_id: str, plan_id: str | None, quantity: int | None, when: StopWhen
-    ) -> Subscription:
-        """Switch plan and/or quantity now or at the end of the current period."""
-        if plan_id is None and quantity is None:
-            raise _invalid("plan_id", "name a plan_id, a quantity or both", "missing")
-        loaded = self.load(subscription_id, [plan_id] if plan_id else [])
-        subscription = loaded.subscription
-        if subscription.status != SubscriptionStatus.ACTIVE:
-            raise ConflictError(f"a subscription that is {subscription.status.value} cannot be changed")
-        today = self.today(loaded)
-        current = self._current(loaded, today)
-        new_plan = loaded.plans.get(plan_id) if plan_id else None
-        if plan_id and new_plan is None:
-            raise NotFoundError(f"no plan {plan_id}")
-        if new_plan is not None:
-            self._check_plan(current.plan, new_plan, subscription)
-        current_quantity = current.quantity or subscription.quantity
-        if (new_plan is None or new_plan.id == current.plan.id) and quantity in (None, current_quantity):
-            raise _invalid("plan_id", "that is the subscription's plan and quantity already", "unchanged")
-        effective, straddle = self._effective(subscription, current, when, today)
-        target_plan = (new_plan or current.plan).id
-        target_quantity = quantity or current_quantity
-        if _already_changed(subscription, effective, target_plan, target_quantity):
-            # A retry of a change that was made: its event was recorded with it, nothing more to do.
-            return subscription
-        kept = phases_before(subscription.phases, effective)
-        if new_plan is None or new_plan.id == current.plan.id:
-            following = continuation(subscription.phases, effective, "change", quantity)
-        else:
-            keeps_day = same_periods(current.plan, new_plan)
-            following = [
-                Phase(
-                    plan_id=new_plan.id,
-                    start=effective,
-                    anchor=change_anchor(subscription.phases, loaded.plans, effective)
-                    if keeps_day
-                    else effective,
-                    quantity=quantity or current_quantity,
-                    source="change",
-                )
-            ]
-        new_phases = [*kept, *following]
-        charge_from = effective
-        if straddle == Straddle.KEEP:
-            charge_from = current.period.end
-        planned = self.plan_restatement(loaded, new_phases, effective, straddle, charge_from=charge_from)
-        updated = subscription.model_copy(
-            update={
-                "phases": new_phases,
-                "quantity": quantity or subscription.quantity,
-                "product_ids": list((new_plan or current.plan).product_ids)
-                if effective <= today + timedelta(days=1)
-                else subscription.product_ids,
-            }
-        )
-        dropped = [p for p in subscription.product_ids if p not in updated.product_ids]
-        event = subscription_events.subscription_changed(
-            subscription,
-            effective,
-            target_plan,
-            target_quantity,
-            (current.plan.id, current_quantity),
-            self.now(),
-        )
-        return self.commit(
-            loaded,
-            updated,
-            planned,
-            events=[event],
-            access_until=effective if dropped else None,
-            revoke_products=dropped,
-        )
-
-    def _current(self, loaded: Loaded, today: date) -> BillingPeriod:
-        subscription = loaded.subscription
-        day = max(today, subscription.start_date)
-        current = period_containing_day(subscription.phases, loaded.plans, day)
-        if current is None:
-            raise ConflictError("the subscription has no current period to change (paused or ended)")
-        return current
-
-    @staticmethod
-    def _check_plan(current: Plan, new_plan: Plan, subscription: Subscription) -> None:
-        if new_plan.currency != current.currency or new_plan.legal_entity_id != subscription.legal_entity_id:
-            raise _invalid(
-                "plan_id",
-                "the new plan must have the same seller and currency as the subscription",
-                "mismatch",
-            )
-
-    @staticmethod
-    def _effective(
-        subscription: Subscription, current: BillingPeriod, when: StopWhen, today: date
-    ) -> tuple[date, Straddle]:
-        if today < subscription.start_date:
-            return subscription.start_date, Straddle.PRORATE
-        if when == StopWhen.PERIOD_END:
-            return current.period.end, Straddle.PRORATE
-        proration = current.plan.proration
-        if proration == Proration.WHOLE_PERIOD:
-            return current.period.start, Straddle.PRORATE
-        if proration == Proration.NONE:
-            return today + timedelta(days=1), Straddle.KEEP
-        return today + timedelta(days=1), Straddle.PRORATE
-
-    def pause(self, subscription_id: str, start: date, until: date | None) -> Subscription:
-        """Pause from ``start`` until ``until`` (exclusive; open-ended when None): paused days are not
-        invoiced, paid paused days are credited, and access stops for the pause."""
-        loaded = self.load(subscription_id)
-        subscription = loaded.subscription
-        today = self.today(loaded)
-        if subscription.status != SubscriptionStatus.ACTIVE:
-            raise ConflictError(f"a subscription that is {subscription.status.value} cannot be paused")
-        if subscription.pause is not None and (subscription.pause.start, subscription.pause.until) == (
-            start,
-            until,
-        ):
-            return subscription  # a retry of this very pause: recorded with it
-        if subscription.pause is not None and (
-            subscription.pause.until is None or subscription.pause.until > today
-        ):
-            raise ConflictError("the subscription already has a pause; resume it first")
-        earliest = max(today + timedelta(days=1), subscription.start_date)
-        if start < earliest:
-            raise _invalid("from", f"a pause starts on {earliest.isoformat()} at the earliest", "too_early")
-        if until is not None and until <= start:
-            raise _invalid("until", "until must be after from", "before_start")
-        if subscription.ends_on is not None and start >= subscription.ends_on:
-            raise _invalid("from", "the subscription ends before that", "after_end")
-        interrupted = continuation(subscription.phases, start, "resume")
-        if not interrupted:
-            raise ConflictError("the subscription has no period to pause then")
-        paused = Phase(plan_id=interrupted[0].plan_id, start=start, paused=True, source="pause")
-        new_phases = [*phases_before(subscription.phases, start), paused]
-        if until is not None:
-            new_phases += continuation(interrupted, until, "resume")
-        planned = self.plan_restatement(loaded, new_phases, start, Straddle.PRORATE)
-        updated = subscription.model_copy(
-            update={
-                "phases": new_phases,
-                "pause": PauseWindow(start=start, until=until, following=interrupted),
-            }
-        )
-        event = subscription_events.subscription_paused(subscription, start, until, self.now())
-        return self.commit(
-            loaded, updated, planned, events=[event], access_until=start, access_reason="pause"
-        )
-
-    def resume(self, subscription_id: str) -> Subscription:
-        """End the current (or planned) pause at the end of today; a pause not started yet is removed."""
-        loaded = self.load(subscription_id)
-        subscription = loaded.subscription
-        pause = subscription.pause
-        today = self.today(loaded)
-        if pause is not None and pause.until == today + timedelta(days=1):
-            return subscription  # resumed today already (a retry): recorded with it
-        if pause is None or (pause.until is not None and pause.until <= today + timedelta(days=1)):
-            raise ConflictError("the subscription is not paused")
-        resume_on = max(pause.start, today + timedelta(days=1))
-        kept = phases_before(subscription.phases, pause.start)
-        following = continuation(pause.following, resume_on, "resume")
-        if resume_on == pause.start:
-            new_phases = [*kept, *following]
-        else:
-            paused = Phase(plan_id=pause.following[0].plan_id, start=pause.start, paused=True, source="pause")
-            new_phases = [*kept, paused, *following]
-        planned = self.plan_restatement(loaded, new_phases, resume_on, Straddle.PRORATE)
-        updated = subscription.model_copy(
-            update={
-                "phases": new_phases,
-                "pause": None if resume_on == pause.start else pause.model_copy(update={"until": resume_on}),
-            }
-        )
-        event = subscription_events.subscription_resumed(subscription, resume_on, self.now())
-        return self.commit(loaded, updated, planned, events=[event])
-
-
-def _already_changed(subscription: Subscription, effective: date, plan_id: str, quantity: int) -> bool:
-    """Whether a change to ``plan_id`` × ``quantity`` from ``effective`` is what the phases say already."""
-    started = [p for p in subscription.phases if p.start <= effective and not p.paused]
-    if not started:
-        return False
-    phase = started[-1]
-    return (
-        phase.source == "change"
-        and phase.start == effective
-        and phase.plan_id == plan_id
-        and (phase.quantity or subscription.quantity) == quantity
-    )
-
-
-def paused_on(subscription: Subscription, day: date) -> bool:
-    """Whether ``day`` falls in the subscription's pause."""
-    pause = subscription.pause
-    return pause is not None and pause.start <= day and (pause.until is None or day < pause.until)
-
-
-def current_period_of(subscription: Subscription, plans: dict[str, Plan], day: date) -> DatePeriod | None:
-    """The billing period covering ``day``, if any."""
-    found = period_containing_day(subscription.phases, plans, day)
-    return found.dates if found else None

@@ -1,4 +1,4 @@
-"""Importing OCR giro files from the bucket into the ledger.
+"""The flow that imports an OCR giro file from the bucket into the ledger.
 
 A file is known by the SHA-256 of its bytes: its report (``PAYFILE#<sha256>``) is created before the
 first payment is written, so a second drop of the same bytes is reported as a duplicate and imports
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 from chalicelib.billing.models import Invoice
 from chalicelib.clock import Clock
 from chalicelib.errors import NotFoundError, UnavailableError
-from chalicelib.formats.ocr import (
+from chalicelib.formats.ocr import parse_ocr
+from chalicelib.formats.ocr_values import (
     KidStatus,
     OcrFile,
     OcrRejectedError,
     OcrTransaction,
     content_hash,
-    parse_ocr,
 )
 from chalicelib.ledger.models import (
     FileArrival,

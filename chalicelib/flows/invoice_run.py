@@ -20,7 +20,7 @@ dies after a commit loses none.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,16 @@ from chalicelib.customers.fees import FeeService
 from chalicelib.customers.models import Fee
 from chalicelib.dunning.index import issued_partition
 from chalicelib.events import Event
+from chalicelib.flows.invoice_run_batches import (
+    TRANSACTION_ITEMS,
+    Candidate,
+    CatalogCache,
+    Close,
+    Prepared,
+    ShardReport,
+    batches,
+    voided,
+)
 from chalicelib.jobs.work_items import queue_work_items
 from chalicelib.ledger.service import LedgerService
 from chalicelib.store import keys
@@ -66,50 +76,9 @@ from chalicelib.subscriptions.writes import end_due, ended, renewal_partition, s
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
-BATCH = 10  # renewals per transaction: up to 9 items each (ledger, AvtaleGiro claim, card/Vipps charge
-# index) and their events, plus the counter; a batch over TRANSACTION_ITEMS is halved
 PAGE = 48
 
-
-@dataclass
-class ShardReport:
-    """What one work item did."""
-
-    day: date
-    shard: int
-    issued: list[str] = field(default_factory=list)
-    skipped: int = 0
-    retried_singly: int = 0
-    closed: int = 0  # ended subscriptions that left the index with no usage to invoice
-
-
-@dataclass
-class _CatalogCache:
-    """The catalog documents one work item has read."""
-
-    entities: dict[str, LegalEntity] = field(default_factory=dict)
-    plans: dict[str, Plan] = field(default_factory=dict)
-    products: dict[str, Product] = field(default_factory=dict)
-    issued_in: str | None = None  # the run's issued partition (where its dunning cases are listed)
-
-
-@dataclass(frozen=True)
-class _Close:
-    """An ended subscription with no usage left to invoice: it only leaves the renewal index (ending, and
-    recording ``subscription.ended``, if it was still stopped)."""
-
-    subscription: Subscription
-    version: int
-    events: tuple[Event, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    subscription: Subscription
-    version: int
-    draft_version: int | None
-    draft: Invoice | None = None
+__all__ = ["PAGE", "InvoiceRun", "ShardReport"]
 
 
 class InvoiceRun:
@@ -147,7 +116,7 @@ class InvoiceRun:
     def work(self, day: date, shard: int, run_date: date, now: datetime) -> ShardReport:
         """Issue everything due in one partition of the renewal index."""
         # Catalog reads are cached for one work item only: a warm Lambda must see the next price change.
-        cache = _CatalogCache(issued_in=issued_partition(run_date, shard))
+        cache = CatalogCache(issued_in=issued_partition(run_date, shard))
         report = ShardReport(day, shard)
         cursor: str | None = None
         while True:
@@ -163,7 +132,7 @@ class InvoiceRun:
 
     def _work_page(
         self,
-        cache: _CatalogCache,
+        cache: CatalogCache,
         subscription_ids: list[str],
         run_date: date,
         now: datetime,
@@ -172,12 +141,12 @@ class InvoiceRun:
         if not subscription_ids:
             return
         candidates = self._read(subscription_ids)
-        renewals: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]] = []
+        renewals: list[Prepared] = []
         for candidate in candidates:
             prepared = self._prepare(cache, candidate, run_date, now)
             if prepared is None:
                 report.skipped += 1
-            elif isinstance(prepared, _Close):
+            elif isinstance(prepared, Close):
                 try:
                     self._close(prepared)
                     report.closed += 1
@@ -187,7 +156,7 @@ class InvoiceRun:
                     report.issued.extend(self._retry_one(cache, candidate.subscription.id, run_date, now))
             else:
                 renewals.append((prepared[0], candidate, prepared[1]))
-        for batch in _batches(renewals):
+        for batch in batches(renewals):
             try:
                 report.issued.extend(self._commit(cache, batch, now))
             except WriteConflictError:
@@ -198,7 +167,7 @@ class InvoiceRun:
                     issued = self._retry_one(cache, candidate.subscription.id, run_date, now)
                     report.issued.extend(issued)
 
-    def _read(self, subscription_ids: Sequence[str]) -> list[_Candidate]:
+    def _read(self, subscription_ids: Sequence[str]) -> list[Candidate]:
         subscription_keys = [(keys.subscription(ident).pk, "SUB") for ident in subscription_ids]
         items = self._store.batch_get(subscription_keys)
         subscriptions = [
@@ -219,14 +188,14 @@ class InvoiceRun:
             )
             if draft is not None and draft.status == InvoiceStatus.DRAFT and draft.doc is not None:
                 candidates.append(
-                    _Candidate(subscription, version, int(draft.version), draft.document(Invoice))
+                    Candidate(subscription, version, int(draft.version), draft.document(Invoice))
                 )
             else:
-                candidates.append(_Candidate(subscription, version, None))
+                candidates.append(Candidate(subscription, version, None))
         return candidates
 
     def _context(
-        self, cache: _CatalogCache, subscription: Subscription
+        self, cache: CatalogCache, subscription: Subscription
     ) -> tuple[Seller, dict[str, Plan], dict[str, Product]]:
         entity_id = subscription.legal_entity_id
         if entity_id not in cache.entities:
@@ -241,8 +210,8 @@ class InvoiceRun:
         return Seller(cache.entities[entity_id], self._vat), cache.plans, cache.products
 
     def _prepare(
-        self, cache: _CatalogCache, candidate: _Candidate, run_date: date, now: datetime
-    ) -> tuple[Renewal, list[tuple[Fee, int]]] | _Close | None:
+        self, cache: CatalogCache, candidate: Candidate, run_date: date, now: datetime
+    ) -> tuple[Renewal, list[tuple[Fee, int]]] | Close | None:
         subscription = candidate.subscription
         seller, plans, products = self._context(cache, subscription)
         # The run's date on the seller's own calendar: a seller west of Oslo is still on the day before.
@@ -251,7 +220,7 @@ class InvoiceRun:
             return self._final(candidate, seller, plans, products, run_date, now)
         if end_due(subscription, run_date):
             # A stop without usage to invoice in arrears: its end date has come.
-            return _Close(
+            return Close(
                 ended(closed(subscription)), candidate.version, (subscription_ended(subscription, now),)
             )
         due = due_for_renewal(seller, subscription, plans, run_date)
@@ -291,13 +260,13 @@ class InvoiceRun:
 
     def _final(
         self,
-        candidate: _Candidate,
+        candidate: Candidate,
         seller: Seller,
         plans: dict[str, Plan],
         products: dict[str, Product],
         run_date: date,
         now: datetime,
-    ) -> tuple[Renewal, list[tuple[Fee, int]]] | _Close:
+    ) -> tuple[Renewal, list[tuple[Fee, int]]] | Close:
         """An ended subscription's final invoice: the usage no renewal will carry, its counters marked and
         the subscription out of the index in the same transaction; with nothing to invoice, only the
         latter."""
@@ -308,12 +277,12 @@ class InvoiceRun:
         done = ended(closed(subscription)) if end_due(subscription, run_date) else closed(subscription)
         if invoice is None:
             events = (subscription_ended(subscription, now),) if done.status != subscription.status else ()
-            return _Close(done, candidate.version, events)
+            return Close(done, candidate.version, events)
         due_ids = {(c.period.start, c.metric) for c in due}
         usage = tuple((c, v) for c, v in counted if (c.period.start, c.metric) in due_ids)
         return Renewal(invoice=invoice, draft=None, subscription=done, usage=usage), []
 
-    def _close(self, close: _Close) -> None:
+    def _close(self, close: Close) -> None:
         """Take an ended subscription with no usage left to invoice out of the renewal index."""
         self._store.write(
             [], [(subscription_item(close.subscription, close.version), close.version)], events=close.events
@@ -330,7 +299,7 @@ class InvoiceRun:
             if cursor is None:
                 return counted
 
-    def _fees_on_draft(self, candidate: _Candidate) -> list[tuple[Fee, int]]:
+    def _fees_on_draft(self, candidate: Candidate) -> list[tuple[Fee, int]]:
         """Fees the draft promised, if it promised any (only then is the customer's partition read)."""
         draft = candidate.draft
         if draft is None:
@@ -346,8 +315,8 @@ class InvoiceRun:
 
     def _commit(
         self,
-        cache: _CatalogCache,
-        batch: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]],
+        cache: CatalogCache,
+        batch: list[Prepared],
         now: datetime,
     ) -> list[str]:
         if not batch:
@@ -382,7 +351,7 @@ class InvoiceRun:
         for invoice, (renewal, candidate, fees) in zip(issued_writes.documents, batch, strict=True):
             stale = candidate.subscription.next_invoice_id
             if stale and stale != invoice.id and candidate.draft_version is not None:
-                replaces.append((_voided(stale, self._store), candidate.draft_version))
+                replaces.append((voided(stale, self._store), candidate.draft_version))
             if renewal.draft is not None:
                 creates.append(document_item_for(renewal.draft))
             replaces.append((subscription_item(renewal.subscription, candidate.version), candidate.version))
@@ -404,7 +373,7 @@ class InvoiceRun:
         return issued
 
     def _retry_one(
-        self, cache: _CatalogCache, subscription_id: str, run_date: date, now: datetime
+        self, cache: CatalogCache, subscription_id: str, run_date: date, now: datetime
     ) -> list[str]:
         for _ in range(5):
             candidates = self._read([subscription_id])
@@ -414,42 +383,10 @@ class InvoiceRun:
             if prepared is None:
                 return []
             try:
-                if isinstance(prepared, _Close):
+                if isinstance(prepared, Close):
                     self._close(prepared)
                     return []
                 return self._commit(cache, [(prepared[0], candidates[0], prepared[1])], now)
             except WriteConflictError:
                 continue
         raise WriteConflictError(f"subscription {subscription_id} kept changing during the run", [])
-
-
-def _batches(
-    renewals: list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]],
-) -> list[list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]]:
-    """Transactions of at most :data:`BATCH` renewals, each customer at most once per transaction (its
-    ledger account may be written once per transaction)."""
-    batches: list[list[tuple[Renewal, _Candidate, list[tuple[Fee, int]]]]] = []
-    customers: list[set[str]] = []
-    for renewal in renewals:
-        if renewal[0].usage:
-            batches.append([renewal])  # its counters make the item count open-ended: alone
-            customers.append({renewal[1].subscription.customer_id})
-            continue
-        customer = renewal[1].subscription.customer_id
-        for batch, seen in zip(batches, customers, strict=True):
-            if len(batch) < BATCH and not batch[0][0].usage and customer not in seen:
-                batch.append(renewal)
-                seen.add(customer)
-                break
-        else:
-            batches.append([renewal])
-            customers.append({customer})
-    return batches
-
-
-def _voided(draft_id: str, store: DocumentStore) -> DocumentItem:
-    """A stale draft (for another period than the one issued) marked void, so it is not shown as next."""
-    draft = store.get_document(keys.invoice(draft_id).pk, "INVOICE", Invoice)
-    if draft is None:
-        raise WriteConflictError(f"draft {draft_id} vanished", [])
-    return document_item_for(draft.model_copy(update={"status": InvoiceStatus.VOID}))

@@ -1,7 +1,7 @@
-"""Stopping a subscription, at the end of its current period (the default) or now.
+"""The flow that stops a subscription, at the end of its current period (the default) or now.
 
 "Now" at any moment of local day D takes effect at the end of D (a day started is used). The stop is a
-change (see :mod:`chalicelib.subscriptions.changes`): one transaction sets the status, the end date, the
+change (see :mod:`chalicelib.flows.restatements`): one transaction sets the status, the end date, the
 access end and the planned credits, removes the draft; the credit notes and any invoice follow, each
 idempotent, so a stop that dies half-way is finished by the next call:
 
@@ -25,28 +25,28 @@ from chalicelib.billing.restatement import Straddle, new_terms_lines
 from chalicelib.billing.usage import final_invoice_day
 from chalicelib.catalog.models import EarlyStop, Plan, Proration
 from chalicelib.errors import ConflictError
-from chalicelib.subscriptions.changes import ChangeService, Loaded, phases_before
+from chalicelib.flows.restatements import Loaded, Restatements, phases_before
 from chalicelib.subscriptions.events import subscription_stopped
 from chalicelib.subscriptions.models import StopWhen, Subscription, SubscriptionStatus
 from chalicelib.subscriptions.timeline import billing_periods, period_containing_day
 
 
-class StopService:
+class StopSubscription:
     """Stops subscriptions and credits what the customer will not use."""
 
-    def __init__(self, changes: ChangeService) -> None:
-        self._changes = changes
+    def __init__(self, restatements: Restatements) -> None:
+        self._restatements = restatements
 
     def stop(self, subscription_id: str, when: StopWhen, reason: str | None) -> Subscription:
         """Stop the subscription and credit unused invoiced time; calling it again finishes a stop."""
-        loaded = self._changes.load(subscription_id)
+        loaded = self._restatements.load(subscription_id)
         subscription = loaded.subscription
         if subscription.status in (SubscriptionStatus.STOPPED, SubscriptionStatus.ENDED):
             if subscription.ends_on is None:
                 raise ConflictError("the subscription has ended")
             # A retry: the stop's event was recorded with it, and loading finished any restatement.
             return subscription
-        today = self._changes.today(loaded)
+        today = self._restatements.today(loaded)
         ends_on = self._end(subscription, loaded.plans, when, today)
         charged = self._check_binding(subscription, loaded.plans, ends_on)
         straddle = Straddle.PRORATE
@@ -54,7 +54,7 @@ class StopService:
         if charged or (current is not None and current.plan.proration != Proration.BY_DAYS):
             straddle = Straddle.KEEP
         extra = self._binding_lines(loaded, subscription.binding_end) if charged else []
-        planned = self._changes.plan_restatement(
+        planned = self._restatements.plan_restatement(
             loaded,
             phases_before(subscription.phases, ends_on),
             ends_on,
@@ -71,11 +71,11 @@ class StopService:
                 "final_invoice_on": final_invoice_day(ends_on, loaded.plans.values(), today),
             }
         )
-        return self._changes.commit(
+        return self._restatements.commit(
             loaded,
             stopped,
             planned,
-            events=[subscription_stopped(stopped, self._changes.now())],
+            events=[subscription_stopped(stopped, self._restatements.now())],
             access_until=ends_on,
             access_reason="stop",
         )
