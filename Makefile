@@ -6,7 +6,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest package bench openapi clean
+.PHONY: install run test lint typecheck pytest package bench openapi events-doc clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(STAMP)
 ## Regenerate docs/openapi.json from the code (a test fails when it drifts).
 openapi: $(STAMP)
 	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json
+
+## Regenerate the event catalogue in docs/events.md from chalicelib/events/catalogue.py (a test fails when it drifts).
+events-doc: $(STAMP)
+	$(BIN)/python -m chalicelib.events.reference docs/events.md
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache
