@@ -10,16 +10,18 @@ from __future__ import annotations
 import functools
 import operator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
 from chalicelib.api.routing import Call, Reply, Router
 from chalicelib.api.schemas import QueryModel, ResponseModel
 from chalicelib.errors import FieldError, ValidationFailedError
-from chalicelib.events import EventType, event_instant
+from chalicelib.events import MAX_EVENTS_PAGE, EventType, event_instant
 from chalicelib.events.catalogue import DATA_MODELS
-from chalicelib.store.events import MAX_PAGE, EventPage
+
+if TYPE_CHECKING:
+    from chalicelib.store.events import EventPage
 
 router = Router("events", tag="events")
 
@@ -45,7 +47,7 @@ class EventsQuery(QueryModel):
         description="Only events after this event id (the last one you handled), in id (= time) order.",
     )
     legal_entity_id: str | None = Field(default=None, max_length=64, description="Only this seller's events.")
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_PAGE)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_EVENTS_PAGE)
     cursor: str | None = Field(
         default=None, pattern=EVENT_ID_PATTERN, description="The previous page's `next_cursor`."
     )

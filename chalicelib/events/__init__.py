@@ -21,7 +21,10 @@ from typing import Any
 
 from chalicelib.events.catalogue import EventType, validate_data
 
-__all__ = ["Event", "EventType", "event_id", "event_instant", "new_event"]
+__all__ = ["MAX_EVENTS_PAGE", "Event", "EventType", "event_id", "event_instant", "new_event"]
+
+MAX_EVENTS_PAGE = 100
+"""The most events one page lists."""
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TIME_CHARS = 10  # 50 bits of milliseconds: until the year 37 648

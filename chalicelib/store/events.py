@@ -23,11 +23,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.errors import ValidationFailedError
-from chalicelib.events import Event, EventType, event_instant
+from chalicelib.events import MAX_EVENTS_PAGE, Event, EventType, event_instant
 from chalicelib.settings import Settings
 
 RETENTION_DAYS = 90
-MAX_PAGE = 100
+MAX_PAGE = MAX_EVENTS_PAGE
 
 
 class EventsByType(GlobalSecondaryIndex["EventItem"]):  # type: ignore[no-untyped-call]
