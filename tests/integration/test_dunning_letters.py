@@ -120,3 +120,19 @@ def test_the_failed_charge_message_comes_from_the_payment_failed_event(
     text = plain_text(mail)
     assert "Vi prøver igjen 4. januar 2027." in text
     assert "299,00\xa0kr" in text
+
+
+def test_a_letter_to_an_opted_out_customer_shows_so(dunned: World, services: Services) -> None:
+    invoice = dunned.order("nei-takk@example.no")
+    status, _ = dunned.http.patch(
+        f"/v1/customers/{invoice.customer_id}", {"email_opt_out": True, "sms_opt_out": True}
+    )
+    assert status == 200
+    dunned.run_days(date(2027, 1, 2), date(2027, 1, 29))
+
+    [dispatched] = send_dunning_messages(services)
+
+    assert dispatched.result is not None and dispatched.result.status is SendStatus.OPTED_OUT
+    assert sent_mail() == []
+    [letter] = services.dunning.service.case(invoice.id).letters
+    assert letter.delivery == "opted_out"
