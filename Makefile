@@ -47,7 +47,7 @@ bench: $(STAMP)
 
 ## Regenerate docs/openapi.json from the code (a test fails when it drifts).
 openapi: $(STAMP)
-	$(BIN)/python -m chalicelib.api.openapi > docs/openapi.json
+	$(BIN)/python -m chalicelib.api.blueprints > docs/openapi.json
 
 ## Regenerate the event catalogue in docs/events.md from chalicelib/events/catalogue.py (a test fails when it drifts).
 events-doc: $(STAMP)

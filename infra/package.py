@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from chalicelib.api.openapi import all_specs
+from chalicelib.api.blueprints import all_specs
 from chalicelib.api.routing import RouteSpec
 from chalicelib.errors import AboError, ForbiddenError, NotFoundError, UnauthenticatedError
 from chalicelib.jobs.template import load_template, read_wiring

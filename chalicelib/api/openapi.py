@@ -1,14 +1,13 @@
 """The OpenAPI 3.1 document, generated from the routes' contracts and pydantic models.
 
-``python -m chalicelib.api.openapi`` prints it; docs/openapi.json is that output, and a test fails when
-the two drift apart.
+:func:`build_document` builds it from route specs; :mod:`chalicelib.api.blueprints` gives it every route
+(``python -m chalicelib.api.blueprints`` prints it; docs/openapi.json is that output, and a test fails when
+the two drift apart).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -161,25 +160,3 @@ def build_document(specs: list[RouteSpec]) -> dict[str, Any]:
 
 def _is_input(model: type[BaseModel], specs: list[RouteSpec]) -> bool:
     return any(model is spec.body or model is spec.query for spec in specs)
-
-
-def all_specs() -> list[RouteSpec]:
-    """Every route the app registers."""
-    from chalicelib.api.blueprints import ROUTERS
-
-    return [spec for router in ROUTERS for spec in router.specs]
-
-
-@lru_cache(maxsize=1)
-def cached_document() -> dict[str, Any]:
-    """The document for the app's routes, built once per process."""
-    return build_document(all_specs())
-
-
-def render() -> str:
-    """The document as committed in docs/openapi.json."""
-    return json.dumps(cached_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-if __name__ == "__main__":
-    print(render(), end="")

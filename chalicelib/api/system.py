@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from chalicelib.api.routing import Call, Reply, Router
+from chalicelib.api.routing import Call, Router
 from chalicelib.api.schemas import ResponseModel
 
 router = Router("system", tag="system")
@@ -45,11 +45,3 @@ def health(call: Call) -> Health:
         last_heartbeat=report.last_heartbeat,
         runs=runs,
     )
-
-
-@router.route("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", auth="public")
-def openapi_document(call: Call) -> Reply:
-    """The generated OpenAPI document (the same as docs/openapi.json)."""
-    from chalicelib.api.openapi import cached_document
-
-    return Reply(cached_document())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.api.openapi import cached_document
+from chalicelib.api.blueprints import cached_document
 from chalicelib.events import EventType
 from chalicelib.events.catalogue import DATA_MODELS, data_schemas
 from chalicelib.events.reference import BEGIN, END, catalogue_markdown, main, replace_generated

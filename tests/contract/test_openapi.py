@@ -8,7 +8,7 @@ from pathlib import Path
 from chalice.test import Client
 
 from app import app
-from chalicelib.api.openapi import all_specs, render
+from chalicelib.api.blueprints import all_specs, render
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.api.openapi import all_specs
+from chalicelib.api.blueprints import all_specs
 from chalicelib.api.routing import RouteSpec
 from chalicelib.jobs.template import load_template, read_wiring
 from infra.package import (

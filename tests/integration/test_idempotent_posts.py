@@ -15,7 +15,7 @@ from botocore.exceptions import ReadTimeoutError
 from chalice.app import Chalice
 from chalice.test import Client
 
-from chalicelib.api.openapi import all_specs
+from chalicelib.api.blueprints import all_specs
 from chalicelib.api.routing import Call, Router, RouteSpec
 from chalicelib.api.schemas import RequestModel, ResponseModel
 from chalicelib.container import Services

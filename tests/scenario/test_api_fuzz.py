@@ -8,7 +8,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from chalicelib.api.openapi import cached_document
+from chalicelib.api.blueprints import cached_document
 from infra.local.stack import LocalStack
 from tests.scenario.conftest import ADMIN_TOKEN
 
