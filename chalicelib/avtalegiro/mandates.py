@@ -351,7 +351,6 @@ def mandate_deleted_event(mandate: Mandate, switched: list[Subscription], now: d
         EventType.MANDATE_DELETED,
         switched[0].legal_entity_id,
         now,
-        f"{mandate.kid}:{mandate.file_id}",
         {
             "kid": mandate.kid,
             "customer_id": mandate.customer_id,

@@ -179,7 +179,6 @@ def issued_events(document: Invoice, collection: Collection) -> list[Event]:
             EventType.INVOICE_ISSUED,
             document.legal_entity_id,
             occurred_at,
-            document.id,
             {
                 "invoice_id": document.id,
                 "number": document.number,
@@ -200,7 +199,6 @@ def issued_events(document: Invoice, collection: Collection) -> list[Event]:
                 EventType.INVOICE_CREDITED,
                 document.legal_entity_id,
                 occurred_at,
-                document.id,
                 {
                     "invoice_id": document.credited_invoice_id,
                     "credit_note_id": document.id,

@@ -340,7 +340,6 @@ def customer_updated_events(
             EventType.CUSTOMER_UPDATED,
             entity,
             now,
-            f"{customer_id}:{change_id}:{entity}",
             {"customer_id": customer_id, "fields": fields},
         )
         for entity in legal_entity_ids

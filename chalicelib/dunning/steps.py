@@ -291,8 +291,8 @@ def step_events(
     """The events of taking step ``key`` (of ``kind``; a letter's own kind when ``letter`` is given) on
     ``case`` (as it was before the step), for the step's own transaction: ``dunning.step_taken`` (with the
     letter's fee and fee document, if any) and, when no step was taken on the invoice before,
-    ``invoice.overdue``: dunning's first step is when the invoice counts as overdue. The step's key is
-    the event's subject; the case's version makes it commit once."""
+    ``invoice.overdue``: dunning's first step is when the invoice counts as overdue. The case's version
+    makes the step, and so its events, commit once."""
     taken = steps_taken(case)
     action = letter.kind if letter is not None else kind
     currency = invoice.currency.value
@@ -304,7 +304,6 @@ def step_events(
                 EventType.INVOICE_OVERDUE,
                 invoice.legal_entity_id,
                 now,
-                invoice.id,
                 {
                     "invoice_id": invoice.id,
                     "customer_id": invoice.customer_id,
@@ -318,7 +317,6 @@ def step_events(
             EventType.DUNNING_STEP_TAKEN,
             invoice.legal_entity_id,
             now,
-            key,
             {
                 "invoice_id": invoice.id,
                 "customer_id": invoice.customer_id,

@@ -6,14 +6,17 @@ its events with :func:`new_event` and hands them to the transaction that writes 
 (``DocumentStore.write(..., events=...)``), so an event exists exactly when its change committed.
 
 Ids are stable: ``evt_`` + 10 Crockford base32 characters of the instant (milliseconds, so ids sort by
-time) + 16 of a SHA-256 over the type and the change's own key (``subject``). An event is written once, with
-its change (the change's conditions refuse a second commit); it keeps its id through every redelivery, and
-every consumer deduplicates by id.
+time) + 16 of 80 random bits (counting up within one millisecond of one process, as monotonic ULIDs do),
+given once when the change is built. The event is written with its change
+(whose own conditions refuse a second commit, and whose transaction recognises its own commit by these
+same items), keeps its id through every redelivery, and every consumer deduplicates by id. Two changes
+of one subject within one millisecond (a frozen test clock) still get two ids.
 """
 
 from __future__ import annotations
 
-import hashlib
+import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +31,7 @@ MAX_EVENTS_PAGE = 100
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TIME_CHARS = 10  # 50 bits of milliseconds: until the year 37 648
-_DIGEST_CHARS = 16  # 80 bits of the content hash
+_RANDOM_CHARS = 16  # 80 random bits
 ID_PREFIX = "evt_"
 
 
@@ -40,17 +43,28 @@ def _base32(value: int, width: int) -> str:
     return "".join(reversed(chars))
 
 
-def event_id(type_: EventType, subject: str, occurred_at: datetime) -> str:
-    """The stable id of the event of ``type_`` about ``subject`` (the change's own key) at ``occurred_at``."""
+_last_id: list[int] = [0, 0]  # the millisecond and random part of the last id this process gave
+_last_id_lock = threading.Lock()
+
+
+def event_id(occurred_at: datetime) -> str:
+    """A new event id for an event at ``occurred_at``. Within one millisecond (a frozen test clock) a
+    process's ids still sort in the order they were given: the random part of the previous id plus one,
+    as monotonic ULIDs do."""
     millis = int(occurred_at.timestamp() * 1000)
-    digest = int.from_bytes(hashlib.sha256(f"{type_.value}|{subject}".encode()).digest()[:10], "big")
-    return f"{ID_PREFIX}{_base32(millis, _TIME_CHARS)}{_base32(digest, _DIGEST_CHARS)}"
+    with _last_id_lock:
+        if millis == _last_id[0] and _last_id[1] < 2**80 - 1:
+            random_part = _last_id[1] + 1
+        else:
+            random_part = secrets.randbits(79)  # room to count up within the millisecond
+        _last_id[0], _last_id[1] = millis, random_part
+    return f"{ID_PREFIX}{_base32(millis, _TIME_CHARS)}{_base32(random_part, _RANDOM_CHARS)}"
 
 
 def event_instant(id_: str) -> datetime:
     """The instant encoded in an event id (to page from it); ValueError when it is no event id."""
     body = id_.removeprefix(ID_PREFIX)
-    if not id_.startswith(ID_PREFIX) or len(body) != _TIME_CHARS + _DIGEST_CHARS:
+    if not id_.startswith(ID_PREFIX) or len(body) != _TIME_CHARS + _RANDOM_CHARS:
         raise ValueError(f"not an event id: {id_!r}")
     millis = 0
     for char in body[:_TIME_CHARS].upper():
@@ -83,14 +97,14 @@ class Event:
 
 
 def new_event(
-    type_: EventType, legal_entity_id: str, occurred_at: datetime, subject: str, data: Mapping[str, Any]
+    type_: EventType, legal_entity_id: str, occurred_at: datetime, data: Mapping[str, Any]
 ) -> Event:
-    """An event of ``type_`` whose ``data`` is checked against the type's schema (ValueError if not);
-    ``subject`` is the change's own key (an invoice id, ``<subscription id>:<effective date>``, ...)."""
+    """An event of ``type_`` at ``occurred_at`` whose ``data`` is checked against the type's schema
+    (ValueError if not)."""
     if occurred_at.tzinfo is None:
         raise ValueError("an event's instant must carry its time zone")
     return Event(
-        event_id(type_, subject, occurred_at),
+        event_id(occurred_at),
         type_,
         occurred_at.astimezone(UTC),
         legal_entity_id,

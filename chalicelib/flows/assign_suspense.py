@@ -187,7 +187,7 @@ class AssignSuspense:
         writes.replaces.append((item, int(stored.version)))
         writes.updates.extend([day_total(payment, -1), day_total(assigned, 1)])
         # Its arrival's event named no seller: the seller now learns of the money on its customer's ledger.
-        writes.events.insert(0, payment_received_event(assigned, now, f"{payment_id}|assigned"))
+        writes.events.insert(0, payment_received_event(assigned, now))
 
     def move_to_suspense(
         self, customer_id: str, legal_entity_id: str, currency: Currency, amount: int, text: str

@@ -176,7 +176,6 @@ def order_events(
             EventType.ORDER_COMPLETED,
             entity,
             now,
-            order.id,
             {
                 "order_id": order.id,
                 "customer_id": order.customer_id,
@@ -188,7 +187,6 @@ def order_events(
             EventType.SUBSCRIPTION_STARTED,
             entity,
             now,
-            subscription.id,
             {
                 "subscription_id": subscription.id,
                 "customer_id": subscription.customer_id,
@@ -205,7 +203,6 @@ def order_events(
                 EventType.ACCESS_GRANTED,
                 entity,
                 now,
-                f"{subscription.id}:{subscription.start_date.isoformat()}",
                 {
                     "subscription_id": subscription.id,
                     "customer_id": subscription.customer_id,

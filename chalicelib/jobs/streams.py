@@ -72,9 +72,17 @@ class StreamPump:
         """Hand every record in the stream not yet handled to the consumer; returns how many."""
         with self._lock:
             mark = self._writes_seen()
+            self._follow_latest_stream()
             handed = sum(self._pump_shard(shard) for shard in self._shards())
             self._seen_puts = mark
             return handed
+
+    def _follow_latest_stream(self) -> None:
+        """A table created anew has a new stream: start at its beginning (one ListStreams per read)."""
+        listed = self._streams.list_streams(TableName=self.wiring.table_name)["Streams"]
+        latest = str(listed[-1]["StreamArn"]) if listed else ""
+        if latest != self._stream_arn:
+            self._stream_arn, self._positions = latest, {}
 
     def _mark_all_read(self) -> None:
         self._seen_puts = self._writes_seen()

@@ -75,14 +75,13 @@ place to grant access on payment)."""
 NO_SELLER = ""
 
 
-def invoice_paid_event(invoice: Invoice, paid_on: date, now: datetime, cause: str) -> Event:
-    """``invoice.paid``: payments now cover ``invoice`` in full. ``cause`` (the payment, credit note or
-    suspense item whose posting paid it) keeps the id apart from an earlier paying that a reversal undid."""
+def invoice_paid_event(invoice: Invoice, paid_on: date, now: datetime) -> Event:
+    """``invoice.paid``: payments now cover ``invoice`` in full (again, after a reversal undid an earlier
+    paying: each paying is its own event)."""
     return new_event(
         EventType.INVOICE_PAID,
         invoice.legal_entity_id,
         now,
-        f"{invoice.id}|{cause}",
         {
             "invoice_id": invoice.id,
             "number": invoice.number,
@@ -93,14 +92,13 @@ def invoice_paid_event(invoice: Invoice, paid_on: date, now: datetime, cause: st
     )
 
 
-def payment_received_event(payment: Payment, now: datetime, subject: str | None = None) -> Event:
-    """``payment.received``: ``payment`` came in and went where it says (invoices, credit or suspense);
-    ``subject`` is the change's key when it is not the payment's arrival (its assignment from suspense)."""
+def payment_received_event(payment: Payment, now: datetime) -> Event:
+    """``payment.received``: ``payment`` came in and went where it says (invoices, credit or suspense), on
+    its arrival or on its assignment from suspense."""
     return new_event(
         EventType.PAYMENT_RECEIVED,
         payment.legal_entity_id or NO_SELLER,
         now,
-        subject or payment.id,
         {
             "payment_id": payment.id,
             "customer_id": payment.customer_id,
@@ -122,7 +120,6 @@ def payment_refunded_event(
         EventType.PAYMENT_REFUNDED,
         legal_entity_id,
         now,
-        refund_id,
         {
             "payment_id": refund_id,
             "customer_id": customer_id,
@@ -141,7 +138,6 @@ def payment_failed_event(
         EventType.PAYMENT_FAILED,
         invoice.legal_entity_id,
         now,
-        attempt_key,
         {
             "payment_id": attempt_key,
             "customer_id": invoice.customer_id,
@@ -343,16 +339,8 @@ def posting_writes(
             writes.replaces.append((rewritten(current, updated), int(current.version)))
         if updated.status == InvoiceStatus.PAID and invoice.status != InvoiceStatus.PAID:
             writes.became_paid.append(invoice_id)
-            writes.events.append(invoice_paid_event(updated, booked_on, now, posting_cause(posting)))
+            writes.events.append(invoice_paid_event(updated, booked_on, now))
     return writes
-
-
-def posting_cause(posting: Posting) -> str:
-    """What a posting books (its first entry's payment, else its document): the cause of what it paid."""
-    for entry in posting.entries:
-        if entry.payment_id or entry.document_id:
-            return entry.payment_id or entry.document_id or ""
-    return ""
 
 
 def _owner(account: Account) -> tuple[str, str, str]:

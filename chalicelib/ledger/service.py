@@ -156,7 +156,7 @@ class LedgerService:
         if writes.invoice.status == InvoiceStatus.PAID:
             writes.became_paid.append(invoice.id)
             # Paid by the customer's credit as it is issued: the issuing transaction records it.
-            writes.events.append(invoice_paid_event(writes.invoice, invoice.invoice_date, now, "issued"))
+            writes.events.append(invoice_paid_event(writes.invoice, invoice.invoice_date, now))
         self._hooks(writes, {invoice.id: writes.invoice})
         return writes
 

@@ -1,9 +1,7 @@
 """The events of a subscription's life and of its access, built for the transaction of their change.
 
-Each builder takes the change as it is written, so the event says what the transaction did. The subject
-(the change's own key, see :func:`chalicelib.events.new_event`) is the subscription and the day the change
-takes effect: a change, pause, resume or stop is made once for a day (a retry finds it made and writes
-nothing), and a subscription ends once.
+Each builder takes the change as it is written, so the event says what the transaction did; the change's
+own conditions make it commit once (a retry finds it made and writes nothing), and its events with it.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ def subscription_changed(
         EventType.SUBSCRIPTION_CHANGED,
         subscription.legal_entity_id,
         now,
-        f"{subscription.id}:{effective.isoformat()}",
         {
             "subscription_id": subscription.id,
             "customer_id": subscription.customer_id,
@@ -49,7 +46,6 @@ def subscription_paused(subscription: Subscription, start: date, until: date | N
         EventType.SUBSCRIPTION_PAUSED,
         subscription.legal_entity_id,
         now,
-        f"{subscription.id}:{start.isoformat()}",
         {
             "subscription_id": subscription.id,
             "customer_id": subscription.customer_id,
@@ -65,7 +61,6 @@ def subscription_resumed(subscription: Subscription, resumed_on: date, now: date
         EventType.SUBSCRIPTION_RESUMED,
         subscription.legal_entity_id,
         now,
-        f"{subscription.id}:{resumed_on.isoformat()}",
         {
             "subscription_id": subscription.id,
             "customer_id": subscription.customer_id,
@@ -82,7 +77,6 @@ def subscription_stopped(stopped: Subscription, now: datetime) -> Event:
         EventType.SUBSCRIPTION_STOPPED,
         stopped.legal_entity_id,
         now,
-        f"{stopped.id}:{stopped.ends_on.isoformat()}",
         {
             "subscription_id": stopped.id,
             "customer_id": stopped.customer_id,
@@ -100,7 +94,6 @@ def subscription_ended(ended: Subscription, now: datetime) -> Event:
         EventType.SUBSCRIPTION_ENDED,
         ended.legal_entity_id,
         now,
-        ended.id,
         {
             "subscription_id": ended.id,
             "customer_id": ended.customer_id,
@@ -124,7 +117,6 @@ def access_granted(
         EventType.ACCESS_GRANTED,
         legal_entity_id,
         now,
-        f"{subscription_id}:{effective.isoformat()}",
         {
             "subscription_id": subscription_id,
             "customer_id": customer_id,
@@ -143,7 +135,6 @@ def access_revoked(
         EventType.ACCESS_REVOKED,
         subscription.legal_entity_id,
         now,
-        f"{subscription.id}:{effective.isoformat()}:{reason}",
         {
             "subscription_id": subscription.id,
             "customer_id": subscription.customer_id,

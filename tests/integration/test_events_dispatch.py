@@ -25,6 +25,7 @@ from chalicelib.store.documents import DocumentItem, WriteConflictError
 from chalicelib.store.events import event_item
 from infra.awscalls import InjectedCrash, count_aws_requests, fail_at_call
 from infra.local.resources import LocalResources
+from tests.support.aws import fresh_resources
 from tests.support.catalog import Catalog, Http, person
 from tests.support.events import dispatch_events, recorded_events
 
@@ -62,7 +63,7 @@ def pump(services: Services) -> StreamPump:
 
 def marker_event(subject: str) -> Event:
     return new_event(
-        EventType.CUSTOMER_UPDATED, "ent_test", NOW, subject, {"customer_id": subject, "fields": ["email"]}
+        EventType.CUSTOMER_UPDATED, "ent_test", NOW, {"customer_id": subject, "fields": ["email"]}
     )
 
 
@@ -191,7 +192,6 @@ def test_the_lambda_handler_dispatches_a_stream_batch_and_reports_the_failed_rec
         EventType.SUBSCRIPTION_STOPPED,
         "ent_test",
         NOW,
-        "sub_1:2027-01-31",
         {"subscription_id": "sub_1", "customer_id": "cus_1", "end": "2027-01-31"},
     )
     broken = {**event_item(paused).serialize(), "type": {"S": "subscription.vanished"}}
@@ -200,3 +200,24 @@ def test_the_lambda_handler_dispatches_a_stream_batch_and_reports_the_failed_rec
     result = functions.events.handler(batch, context)
     assert result == {"batchItemFailures": [{"itemIdentifier": "200"}]}
     assert [notice.key for notice in take_notices(services)] == ["subscription-stopped:sub_1"]
+
+
+def test_the_pump_follows_an_events_table_created_anew(services: Services, moto_endpoint: str) -> None:
+    # Given an event dispatched from the events table's stream
+    def record() -> None:
+        event = new_event(
+            EventType.CUSTOMER_UPDATED,
+            "ent_1",
+            datetime(2027, 1, 1, tzinfo=UTC),
+            {"customer_id": "cus_1", "fields": ["name"]},
+        )
+        services.documents.write([], [], events=[event])
+
+    record()
+    assert dispatch_events(services) == 1
+    # When the tables are created anew (a fresh world in one process) and another event is recorded
+    fresh_resources(moto_endpoint)
+    record()
+    # Then the pump reads the new table's stream from its start (before: it kept the old position and
+    # delivered nothing)
+    assert dispatch_events(services) == 1

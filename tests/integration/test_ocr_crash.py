@@ -83,6 +83,14 @@ def prepare(services: Services, endpoint: str) -> dict[str, Any]:
     }
 
 
+def what_happened() -> list[tuple[str, str, str]]:
+    """The recorded events without their ids (each id is drawn anew when a change is built), sorted."""
+    return sorted(
+        (event.type.value, event.legal_entity_id, json.dumps(dict(event.data), sort_keys=True))
+        for event in recorded_events()
+    )
+
+
 def run(event: dict[str, Any]) -> dict[str, Any]:
     context: Any = InvocationContext(function_name="OcrImportFunction")
     return dict(handler(event, context))
@@ -101,8 +109,8 @@ def test_an_import_crashed_at_every_aws_call_and_rerun_ends_as_an_uncrashed_one(
     with count_aws_requests() as counter:
         assert run(event) == {"batchItemFailures": []}
     expected = dump_table(services)
-    expected_events = [event.as_json() for event in recorded_events()]
-    assert {event["type"] for event in expected_events} == {"payment.received", "invoice.paid"}
+    expected_events = what_happened()
+    assert {type_ for type_, _, _ in expected_events} == {"payment.received", "invoice.paid"}
     assert counter.count(service="dynamodb", operation="TransactWriteItems") >= 5
     assert any(pk.startswith("SUSPENSE#") for pk, _ in expected)
     crashes = 0
@@ -118,8 +126,7 @@ def test_an_import_crashed_at_every_aws_call_and_rerun_ends_as_an_uncrashed_one(
         # Then the table is exactly what one complete run leaves
         assert dump_table(services) == expected, f"after a crash at {fault.failed_call}"
         # and its events are those of one complete run, each recorded once
-        events = [event.as_json() for event in recorded_events()]
-        assert events == expected_events, f"after a crash at {fault.failed_call}"
+        assert what_happened() == expected_events, f"after a crash at {fault.failed_call}"
         if not fault.fired:
             break
         crashes += 1

@@ -14,5 +14,6 @@ def dispatch_events(services: Services) -> int:
 
 
 def recorded_events() -> list[Event]:
-    """Every event in the events table, oldest first (a scan: tests only)."""
+    """Every event in the events table, oldest first (a scan: tests only). Events of one instant (a frozen
+    test clock) are in no particular order among themselves: their ids end in random bits."""
     return sorted((event_from_item(item) for item in EventItem.scan()), key=lambda event: event.id)

@@ -38,9 +38,7 @@ def step_taken(step: str, action: str | None) -> dict[str, Any]:
 def test_a_letter_step_asks_for_its_letter_under_the_step_key(
     step: str, action: str, kind: MessageKind
 ) -> None:
-    event = new_event(
-        EventType.DUNNING_STEP_TAKEN, "le_1", AT, f"dunning:inv_1:{step}", step_taken(step, action)
-    )
+    event = new_event(EventType.DUNNING_STEP_TAKEN, "le_1", AT, step_taken(step, action))
     [notice] = notices_for(event)
     assert (notice.kind, notice.key, dict(notice.refs)) == (
         kind,
@@ -51,7 +49,7 @@ def test_a_letter_step_asks_for_its_letter_under_the_step_key(
 
 @pytest.mark.parametrize("action", ["hand_off", "suspend", "stop", None])
 def test_the_other_steps_ask_for_no_letter(action: str | None) -> None:
-    event = new_event(EventType.DUNNING_STEP_TAKEN, "le_1", AT, "dunning:inv_1:x", step_taken("x", action))
+    event = new_event(EventType.DUNNING_STEP_TAKEN, "le_1", AT, step_taken("x", action))
     assert notices_for(event) == []
 
 
@@ -67,8 +65,8 @@ def payment_failed(invoice_id: str | None) -> dict[str, Any]:
 
 
 def test_a_failed_charge_asks_for_one_message_per_invoice() -> None:
-    first = new_event(EventType.PAYMENT_FAILED, "le_1", AT, "charge-0", payment_failed("inv_1"))
-    retry = new_event(EventType.PAYMENT_FAILED, "le_1", AT, "charge-1", payment_failed("inv_1"))
+    first = new_event(EventType.PAYMENT_FAILED, "le_1", AT, payment_failed("inv_1"))
+    retry = new_event(EventType.PAYMENT_FAILED, "le_1", AT, payment_failed("inv_1"))
     [notice] = notices_for(first)
     [again] = notices_for(retry)
     assert (notice.kind, notice.key) == (MessageKind.PAYMENT_FAILED, "dunning:inv_1:failed-charge")
@@ -77,5 +75,5 @@ def test_a_failed_charge_asks_for_one_message_per_invoice() -> None:
 
 
 def test_a_failed_charge_of_no_invoice_asks_for_nothing() -> None:
-    event = new_event(EventType.PAYMENT_FAILED, "le_1", AT, "charge-0", payment_failed(None))
+    event = new_event(EventType.PAYMENT_FAILED, "le_1", AT, payment_failed(None))
     assert notices_for(event) == []
