@@ -19,6 +19,7 @@ from chalicelib.flows.payment_notices import PaymentNotices
 from chalicelib.flows.provider_charge import ProviderCharge
 from chalicelib.observability import logger
 from chalicelib.payments.errors import ProviderUnavailableError
+from chalicelib.payments.reading import HeldCharge, held_charge
 from chalicelib.payments.records import (
     CHARGE_DUE,
     OPEN_SETUP,
@@ -27,11 +28,17 @@ from chalicelib.payments.records import (
     PaymentSetup,
     SetupState,
     charge_item,
+    charge_keys,
+    setup_keys,
 )
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, WriteConflictError
 from chalicelib.store.due import CHARGE_RUN, DueEntry, due_entries
 from chalicelib.subscriptions.models import Subscription
+
+# Invoices whose reads the charging job batches together: a few round trips for them all, read shortly
+# before each is charged (a chunk's provider calls take seconds, not the whole run's minutes).
+CHARGE_CHUNK = 25
 
 
 @dataclass
@@ -77,19 +84,43 @@ class ChargeDueInvoices:
     def _charge_entries(self, entries: Sequence[DueEntry], today: date) -> ChargingReport:
         report = ChargingReport()
         since = today - timedelta(days=CHARGE_LOOKBACK_DAYS)
-        for due in entries:
-            if due.shard != CHARGE_DUE or due.day < since:
-                continue
-            try:
-                self._charge_one(DocumentItem(due.pk, due.sk), due.ident, report)
-            except ProviderUnavailableError as error:
-                report.interrupted = str(error)
-                logger.warning("payment provider unavailable; charging stops for now")
-                return report
+        due = [entry for entry in entries if entry.shard == CHARGE_DUE and entry.day >= since]
+        for start in range(0, len(due), CHARGE_CHUNK):
+            chunk = due[start : start + CHARGE_CHUNK]
+            reads = self._read_chunk([entry.ident for entry in chunk])
+            for entry in chunk:
+                try:
+                    self._charge_one(DocumentItem(entry.pk, entry.sk), entry.ident, reads, report)
+                except ProviderUnavailableError as error:
+                    report.interrupted = str(error)
+                    logger.warning("payment provider unavailable; charging stops for now")
+                    return report
         return report
 
-    def _charge_one(self, entry: DocumentItem, invoice_id: str, report: ChargingReport) -> None:
-        invoice = self._ctx.invoice(invoice_id)
+    def _read_chunk(self, invoice_ids: Sequence[str]) -> dict[tuple[str, str], DocumentItem]:
+        """What charging these invoices reads, in three round trips for all of them: the invoices and
+        their charge records, then their subscriptions, then their agreements' set-ups."""
+        found = self._ctx.store.batch_get(
+            key for i in invoice_ids for key in ((keys.invoice(i).pk, "INVOICE"), _charge_key(i))
+        )
+        invoices = [item.document(Invoice) for i in invoice_ids if (item := found.get(_invoice_key(i)))]
+        subscriptions = self._ctx.store.batch_get(
+            (keys.subscription(i.subscription_id).pk, "SUB") for i in invoices if i.subscription_id
+        )
+        found |= subscriptions
+        agreements = [item.document(Subscription).agreement_id for item in subscriptions.values() if item.doc]
+        found |= self._ctx.store.batch_get((setup_keys(a).pk, "SETUP") for a in agreements if a)
+        return found
+
+    def _charge_one(
+        self,
+        entry: DocumentItem,
+        invoice_id: str,
+        reads: dict[tuple[str, str], DocumentItem],
+        report: ChargingReport,
+    ) -> None:
+        invoice_item = reads.get(_invoice_key(invoice_id))
+        invoice = invoice_item.document(Invoice) if invoice_item and invoice_item.doc else None
         if (
             invoice is None
             or invoice.kind != InvoiceKind.INVOICE
@@ -99,17 +130,18 @@ class ChargeDueInvoices:
             self._provider.unindex(entry)
             report.skipped += 1
             return
-        subscription = (
-            self._ctx.store.get_document(keys.subscription(invoice.subscription_id).pk, "SUB", Subscription)
+        sub_item = (
+            reads.get((keys.subscription(invoice.subscription_id).pk, "SUB"))
             if invoice.subscription_id
             else None
         )
-        found = self._records.setup(subscription.agreement_id) if subscription is not None else None
-        if found is None or found[0].method != invoice.payment_method:
+        subscription = sub_item.document(Subscription) if sub_item and sub_item.doc else None
+        setup_item = reads.get((setup_keys(subscription.agreement_id).pk, "SETUP")) if subscription else None
+        setup = setup_item.document(PaymentSetup) if setup_item and setup_item.doc else None
+        if setup is None or setup.method != invoice.payment_method:
             self._provider.unindex(entry)
             report.skipped += 1
             return
-        setup = found[0]
         if setup.state in OPEN_SETUP:
             report.waiting.append(invoice_id)  # charged once the agreement is active (within the lookback)
             return
@@ -118,22 +150,25 @@ class ChargeDueInvoices:
             self._provider.unindex(entry)
             report.no_agreement.append(invoice_id)
             return
-        record = self._mark_charge(invoice, setup)
-        if record is None or record.state != ChargeState.CREATING:
+        held = self._mark_charge(invoice, setup, held_charge(reads.get(_charge_key(invoice_id))))
+        if held is None or held.record.state != ChargeState.CREATING:
             self._provider.unindex(entry)
             report.skipped += 1
             return
         charge = invoice_charge(invoice)
-        if self._provider.charge(setup.method, setup.provider_reference, charge, entry):
+        held = HeldCharge(held.record, held.version, invoice_item)
+        if self._provider.charge(setup.method, setup.provider_reference, charge, entry, held):
             report.charged.append(invoice_id)
         else:
             report.failed.append(invoice_id)
 
-    def _mark_charge(self, invoice: Invoice, setup: PaymentSetup) -> ChargeRecord | None:
-        """The invoice's charge record, created (state ``creating``) before the provider is called."""
-        found = self._records.charge(invoice.id)
-        if found is not None:
-            return found[0]
+    def _mark_charge(
+        self, invoice: Invoice, setup: PaymentSetup, stored: HeldCharge | None
+    ) -> HeldCharge | None:
+        """The invoice's charge record (``stored``: as read), created (state ``creating``) before the
+        provider is called."""
+        if stored is not None:
+            return stored
         assert setup.provider_reference is not None
         now = self._ctx.clock.now()
         record = ChargeRecord(
@@ -149,9 +184,18 @@ class ChargeDueInvoices:
             created_at=now,
             updated_at=now,
         )
+        item = charge_item(record)
         try:
-            self._ctx.store.put_new(charge_item(record))
+            self._ctx.store.put_new(item)
         except WriteConflictError:
             again = self._records.charge(invoice.id)
-            return again[0] if again else None
-        return record
+            return HeldCharge(*again) if again else None
+        return HeldCharge(record, int(item.version))
+
+
+def _invoice_key(invoice_id: str) -> tuple[str, str]:
+    return keys.invoice(invoice_id).pk, "INVOICE"
+
+
+def _charge_key(invoice_id: str) -> tuple[str, str]:
+    return charge_keys(invoice_id).pk, "CHARGE"

@@ -17,16 +17,17 @@ from chalicelib.flows.refund_credit_note import RefundCreditNote
 from chalicelib.flows.set_up_payment import SetUpPayment
 from chalicelib.observability import logger
 from chalicelib.payments.errors import ProviderRejectedError, ProviderUnavailableError
+from chalicelib.payments.reading import held_charge
 from chalicelib.payments.records import (
     CHARGE_TO_POLL,
     REFUND_TO_POLL,
     SETUP_TO_POLL,
-    ChargeRecord,
     ChargeState,
     PaymentSetup,
     RefundRecord,
     SetupState,
 )
+from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem
 from chalicelib.store.due import POLL_RUN, due_entries
 
@@ -67,11 +68,13 @@ class PollPayments:
         report = PollReport()
         today = local_date(self._ctx.clock.now())
         # One query of the due index (set-ups and refunds from the day they opened, charges from the day
-        # before they are due), oldest first; then the records themselves, a BatchGetItem per hundred.
+        # before they are due), oldest first; then the records themselves, and a charge's invoice (what
+        # settling it reads), a BatchGetItem per hundred.
         entries = list(islice(due_entries(POLL_RUN, today), budget))
         if not entries:
             return report
-        found = self._ctx.store.batch_get((entry.pk, entry.sk) for entry in entries)
+        invoices = [(keys.invoice(e.ident).pk, "INVOICE") for e in entries if e.shard == CHARGE_TO_POLL]
+        found = self._ctx.store.batch_get([*((entry.pk, entry.sk) for entry in entries), *invoices])
         try:
             for entry in entries:
                 if report.provider_calls >= budget:
@@ -79,14 +82,18 @@ class PollPayments:
                 item = found.get((entry.pk, entry.sk))
                 if item is None or item.doc is None:
                     continue  # no longer open: the index is eventually consistent
-                self._poll_one(entry.shard, item, report)
+                invoice = found.get((keys.invoice(entry.ident).pk, "INVOICE"))
+                self._poll_one(entry.shard, item, report, invoice)
         except ProviderUnavailableError as error:
             report.interrupted = str(error)
             logger.warning("payment provider unavailable; polling stops for now")
         return report
 
-    def _poll_one(self, kind: int, item: DocumentItem, report: PollReport) -> None:
-        """Reconcile one open set-up, charge or refund (one provider round trip)."""
+    def _poll_one(
+        self, kind: int, item: DocumentItem, report: PollReport, invoice: DocumentItem | None
+    ) -> None:
+        """Reconcile one open set-up, charge (with its invoice as read) or refund (one provider round
+        trip)."""
         if kind == SETUP_TO_POLL:
             setup = item.document(PaymentSetup)
             report.provider_calls += 1
@@ -97,11 +104,11 @@ class PollPayments:
                 self._reconcile.reconcile_setup(setup.agreement_id)
             report.setups += 1
         elif kind == CHARGE_TO_POLL:
-            record = item.document(ChargeRecord)
-            if record.state != ChargeState.OPEN:
+            held = held_charge(item, invoice)
+            if held is None or held.record.state != ChargeState.OPEN:
                 return
             report.provider_calls += 1
-            self._reconcile.reconcile_charge(record.invoice_id)
+            self._reconcile.reconcile_charge(held.record.invoice_id, held)
             report.charges += 1
         elif kind == REFUND_TO_POLL:
             report.provider_calls += 1

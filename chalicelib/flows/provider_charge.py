@@ -11,7 +11,8 @@ from chalicelib.flows.reconcile_payment import ReconcilePayment
 from chalicelib.observability import logger
 from chalicelib.payments.errors import ProviderRejectedError
 from chalicelib.payments.interface import ChargeResult, ChargeStatus, InvoiceCharge
-from chalicelib.payments.records import ChargeState, charge_item, charge_keys, reference_item
+from chalicelib.payments.reading import HeldCharge
+from chalicelib.payments.records import ChargeRecord, ChargeState, charge_item, charge_keys, reference_item
 from chalicelib.store.documents import DocumentItem, WriteConflictError
 from chalicelib.values import PaymentMethod
 
@@ -25,10 +26,16 @@ class ProviderCharge:
         self._reconcile = reconcile
 
     def charge(
-        self, method: PaymentMethod, agreement_ref: str, charge: InvoiceCharge, entry: DocumentItem | None
+        self,
+        method: PaymentMethod,
+        agreement_ref: str,
+        charge: InvoiceCharge,
+        entry: DocumentItem | None,
+        held: HeldCharge | None = None,
     ) -> bool:
         """Create the charge at the provider (its idempotency key makes a repeat the same charge), record
-        it as open and apply its outcome; False when the provider refused the request."""
+        it as open and apply its outcome; False when the provider refused the request. ``held``: the
+        ``creating`` record (and the invoice) as the caller has just read or written them."""
         invoice_id = charge.invoice_id
         try:
             result = self._ctx.adapter(method).charge_invoice(agreement_ref, charge)
@@ -40,23 +47,31 @@ class ProviderCharge:
                 provider_status="rejected",
                 failure_reason=(error.problem_detail or error.detail or "rejected")[:200],
             )
-            self._opened(invoice_id, None, entry)
-            self._reconcile.apply_charge(invoice_id, rejected)
+            opened = self._opened(invoice_id, None, entry, held)
+            self._reconcile.apply_charge(invoice_id, rejected, opened)
             return False
-        self._opened(invoice_id, result.charge_ref, entry)
+        opened = self._opened(invoice_id, result.charge_ref, entry, held)
         if result.status != ChargeStatus.PENDING:
-            self._reconcile.apply_charge(invoice_id, result)
+            self._reconcile.apply_charge(invoice_id, result, opened)
         return True
 
-    def _opened(self, invoice_id: str, charge_ref: str | None, entry: DocumentItem | None) -> None:
+    def _opened(
+        self, invoice_id: str, charge_ref: str | None, entry: DocumentItem | None, held: HeldCharge | None
+    ) -> HeldCharge | None:
         """The provider has the charge: the record becomes open (with the provider's reference and its
-        lookup) and the invoice leaves the charge index (``entry``; none for a retry), in one transaction."""
+        lookup) and the invoice leaves the charge index (``entry``; none for a retry), in one transaction.
+        The open record as written (with ``held``'s invoice), None when it was not ours to open."""
+        invoice = held.invoice if held is not None else None
         for _ in range(ATTEMPTS):
-            found = self._records.charge(invoice_id)
+            if held is not None:
+                found: tuple[ChargeRecord, int] | None = (held.record, held.version)
+                held = None
+            else:
+                found = self._records.charge(invoice_id)
             if found is None or found[0].state != ChargeState.CREATING:
                 if entry is not None:
                     self.unindex(entry)
-                return
+                return None
             record, version = found
             opened = record.model_copy(
                 update={
@@ -74,9 +89,10 @@ class ProviderCharge:
                     [(charge_item(opened, version), version)],
                     deletes=[entry] if entry is not None else [],
                 )
-                return
             except WriteConflictError:
                 continue
+            return HeldCharge(opened, version + 1, invoice)
+        return None
 
     def unindex(self, entry: DocumentItem) -> None:
         """Take an invoice off the charging job's index (nothing left to charge there)."""

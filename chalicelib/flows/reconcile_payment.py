@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chalicelib.billing.models import Invoice
+from chalicelib.catalog.models import LegalEntity
 from chalicelib.clock import local_date
 from chalicelib.events import Event
 from chalicelib.flows.payment_context import (
@@ -24,12 +26,13 @@ from chalicelib.flows.payment_context import (
     invoice_charge,
 )
 from chalicelib.flows.payment_notices import PaymentNotices
-from chalicelib.ledger.posting import payment_failed_event
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.posting import Book, payment_failed_event
+from chalicelib.ledger.service import HeldWriteConflictError, IncomingPayment
 from chalicelib.money import Money
 from chalicelib.observability import logger
 from chalicelib.payments.card_expiry import activation_record, record_item
 from chalicelib.payments.interface import AgreementStatus, ChargeResult, ChargeStatus
+from chalicelib.payments.reading import HeldCharge
 from chalicelib.payments.records import (
     OPEN_CHARGE,
     ChargeRecord,
@@ -162,12 +165,13 @@ class ReconcilePayment:
 
     # ---- charges ---------------------------------------------------------------------------------------
 
-    def reconcile_charge(self, invoice_id: str) -> ChargeRecord | None:
-        """Fetch an open charge from its provider and apply what it says."""
-        found = self._records.charge(invoice_id)
-        if found is None:
+    def reconcile_charge(self, invoice_id: str, held: HeldCharge | None = None) -> ChargeRecord | None:
+        """Fetch an open charge from its provider and apply what it says (``held``: the charge record
+        and its invoice as the caller has just read them; otherwise both are read in one round trip)."""
+        held = held or self._records.charge_and_invoice(invoice_id)
+        if held is None:
             return None
-        record, _ = found
+        record = held.record
         if record.charge_ref is None or record.state == ChargeState.CREATING:
             return record
         if record.first and record.state == ChargeState.OPEN:
@@ -178,19 +182,25 @@ class ReconcilePayment:
                 again = self._records.charge(invoice_id)
                 return again[0] if again else None
         result = self._ctx.adapter(record.method).charge_status(record.agreement_ref, record.charge_ref)
-        return self.apply_charge(invoice_id, result)
+        return self.apply_charge(invoice_id, result, held)
 
     def apply_charge(  # noqa: PLR0911, PLR0912 - one outcome per provider status
-        self, invoice_id: str, result: ChargeResult
+        self, invoice_id: str, result: ChargeResult, held: HeldCharge | None = None
     ) -> ChargeRecord | None:
         """Move an invoice's charge record forward to what the provider reports (idempotent):
-        paid → a ledger payment (its source reference is the provider's charge id), failed → dunning,
-        cancelled → recorded (and the customer told when the agreement was stopped)."""
+        paid → a ledger payment (its source reference is the provider's charge id) written in one
+        transaction with the record's move to ``paid``, failed → dunning, cancelled → recorded (and the
+        customer told when the agreement was stopped). ``held``: the record (and its invoice) as the
+        caller has just read them, used for the first attempt; a conflict reads them again."""
         for _ in range(ATTEMPTS):
-            found = self._records.charge(invoice_id)
-            if found is None:
-                return None
-            record, version = found
+            if held is not None:
+                record, version, invoice = held.record, held.version, held.invoice
+                held = None
+            else:
+                found = self._records.charge(invoice_id)
+                if found is None:
+                    return None
+                (record, version), invoice = found, None
             now = self._ctx.clock.now()
             update: dict[str, Any] = {"provider_status": result.provider_status, "updated_at": now}
             events: list[Event] = []
@@ -200,14 +210,30 @@ class ReconcilePayment:
             if result.status in PAID_STATES and paid is not None and paid.amount > 0:
                 if record.state == ChargeState.PAID:
                     return record
-                payment = self._record_payment(
-                    record, result.charge_ref or record.charge_ref or "", paid, now
+                incoming, book = self._incoming(
+                    record, result.charge_ref or record.charge_ref or "", paid, now, invoice
                 )
-                update |= {"state": ChargeState.PAID, "paid_amount": paid.amount, "payment_id": payment}
+                update |= {
+                    "state": ChargeState.PAID,
+                    "paid_amount": paid.amount,
+                    "payment_id": incoming.payment_id,
+                }
+                changed = record.model_copy(update=update)
+                try:
+                    recorded = self._ctx.ledger.record_payment(
+                        incoming, book=book, also=[(charge_item(changed, version), version)]
+                    )
+                except HeldWriteConflictError:
+                    continue  # the record changed meanwhile: read it again
+                if not recorded.duplicate:
+                    logger.info("charge paid", extra={"invoice_id": invoice_id, "provider": record.provider})
+                    return changed
+                # Recorded before without this record (a payment of the same charge reported another
+                # way): the record's move is written on its own, below.
             elif result.status == ChargeStatus.FAILED:
                 if record.state not in OPEN_CHARGE:
                     return record
-                failed, events = self._failure(record, result, now)
+                failed, events = self._failure(record, result, now, invoice)
                 update |= failed
             elif result.status == ChargeStatus.CANCELLED:
                 if record.state not in OPEN_CHARGE:
@@ -234,7 +260,7 @@ class ReconcilePayment:
         return None
 
     def _failure(
-        self, record: ChargeRecord, result: ChargeResult, now: datetime
+        self, record: ChargeRecord, result: ChargeResult, now: datetime, invoice: DocumentItem | None
     ) -> tuple[dict[str, Any], list[Event]]:
         """A declined charge: handed to dunning, the customer sent the link when they must act, and the
         record's update to ``failed`` with its ``payment.failed`` event."""
@@ -251,11 +277,13 @@ class ReconcilePayment:
             "decline_code": result.decline_code,
             "customer_action_url": result.customer_action_url,
         }
-        return update, self._failed_events(record, reason, now)
+        return update, self._failed_events(record, reason, now, invoice)
 
-    def _failed_events(self, record: ChargeRecord, reason: str, now: datetime) -> list[Event]:
+    def _failed_events(
+        self, record: ChargeRecord, reason: str, now: datetime, held: DocumentItem | None
+    ) -> list[Event]:
         """``payment.failed`` for the record's attempt (none when its invoice is gone)."""
-        invoice = self._ctx.invoice(record.invoice_id)
+        invoice = self._invoice(record.invoice_id, held)
         if invoice is None:
             return []
         # The attempt's own key, the one the provider de-duplicates it by: one event per attempt.
@@ -263,8 +291,28 @@ class ReconcilePayment:
         method = INCOMING[record.provider].value
         return [payment_failed_event(invoice, attempt, record.amount, method, reason, now)]
 
-    def _record_payment(self, record: ChargeRecord, charge_ref: str, paid: Money, now: datetime) -> str:
-        invoice = self._ctx.invoice(record.invoice_id)
+    def _invoice(self, invoice_id: str, held: DocumentItem | None) -> Invoice | None:
+        if held is not None and held.doc is not None:
+            return held.document(Invoice)
+        return self._ctx.invoice(invoice_id)
+
+    def _incoming(
+        self, record: ChargeRecord, charge_ref: str, paid: Money, now: datetime, held: DocumentItem | None
+    ) -> tuple[IncomingPayment, Book]:
+        """The ledger payment a paid charge reports, and a book that already holds what recording it
+        reads: the invoice (and its KID), then the account, the seller's ledger settings and the seller
+        (its time zone gives the payment's date), in one round trip."""
+        if held is None:
+            held = self._ctx.store.get(keys.invoice(record.invoice_id).pk, "INVOICE")
+        invoice = held.document(Invoice) if held is not None and held.doc is not None else None
+        book = self._ctx.ledger.book()
+        if held is not None and invoice is not None:
+            book.hold_invoice(held)
+            seller = keys.legal_entity(invoice.legal_entity_id)
+            owner = (invoice.customer_id, invoice.legal_entity_id, invoice.currency.value)
+            entity = book.prefetch_owner(owner, [(seller.pk, seller.sk)]).get((seller.pk, seller.sk))
+            if entity is not None and entity.doc is not None:
+                self._ctx.zones.remember(entity.document(LegalEntity))
         kid = invoice.kid if invoice is not None else None
         incoming = IncomingPayment(
             source=record.provider,
@@ -279,5 +327,4 @@ class ReconcilePayment:
             kid_valid=kid is not None,
             text=f"{record.provider} charge {charge_ref}",
         )
-        recorded = self._ctx.ledger.record_payment(incoming)
-        return recorded.payment.id
+        return incoming, book

@@ -242,6 +242,28 @@ class Book:
             key = keys.ledger_account(*owner)
             self.accounts[owner] = _stored_account(found.get((key.pk, key.sk)), owner)
 
+    def hold_invoice(self, item: DocumentItem) -> None:
+        """Keep an invoice the caller has just read, and its KID: a payment for it needs no lookup."""
+        invoice = item.document(Invoice)
+        self.invoices[invoice.id] = item
+        if invoice.kid:
+            self.kids[invoice.kid] = invoice.id
+
+    def prefetch_owner(
+        self, owner: tuple[str, str, str], more: Iterable[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], DocumentItem]:
+        """An account and its seller's ledger settings in one round trip, with ``more`` items the caller
+        needs for the same payment (returned, found ones only)."""
+        account = keys.ledger_account(*owner)
+        settings = keys.ledger_settings(owner[1])
+        wanted = [(account.pk, account.sk), (settings.pk, settings.sk), *more]
+        found = self._store.batch_get(wanted)
+        self.accounts[owner] = _stored_account(found.get((account.pk, account.sk)), owner)
+        item = found.get((settings.pk, settings.sk))
+        stored = item.document(LedgerSettings) if item is not None and item.doc is not None else None
+        self.settings[owner[1]] = stored or LedgerSettings()
+        return found
+
     def invoice_by_kid(self, kid: str) -> DocumentItem | None:
         """The invoice a KID names."""
         if kid not in self.kids:

@@ -89,6 +89,10 @@ class RecordedPayment:
     became_paid: list[str]
 
 
+class HeldWriteConflictError(WriteConflictError):
+    """A payment's transaction failed on a write its caller added (read by the caller, not the ledger)."""
+
+
 def backoff(attempt: int) -> None:
     """Wait before retry ``attempt`` + 1 of a transaction that met a concurrent change (the one policy,
     :data:`~chalicelib.store.transaction.TRANSACTION_RETRIES`; new loops use its ``tries()``)."""
@@ -323,34 +327,57 @@ class LedgerService:
         writes.updates.append(day_total(payment, 1))
         return PlannedPayment(payment, writes)
 
-    def commit(self, planned: PlannedPayment, book: Book, extra: Sequence[Update] = ()) -> bool:
-        """Write a planned payment and its events in one transaction; False if it had been recorded
-        before (then nothing is written: its events were recorded with it the first time)."""
+    def commit(
+        self,
+        planned: PlannedPayment,
+        book: Book,
+        extra: Sequence[Update] = (),
+        also: Sequence[tuple[DocumentItem, int]] = (),
+    ) -> bool:
+        """Write a planned payment and its events in one transaction, with the caller's own replaces
+        (``also``: what the payment settles, at the versions the caller read); False if it had been
+        recorded before (then nothing is written: its events were recorded with it the first time). A
+        conflict on ``also`` is a :class:`HeldWriteConflictError` (the caller re-reads; replanning
+        cannot help)."""
         writes = planned.writes
         try:
             self._store.write(
-                writes.creates, writes.replaces, updates=[*writes.updates, *extra], events=writes.events
+                writes.creates,
+                [*writes.replaces, *also],
+                updates=[*writes.updates, *extra],
+                events=writes.events,
             )
         except WriteConflictError as error:
             if 0 in error.failed:
                 return False
             if planned.owner is not None:
                 book.forget(planned.owner, planned.invoice_ids)
+            first = len(writes.creates) + len(writes.replaces)
+            if any(first <= position < first + len(also) for position in error.failed):
+                raise HeldWriteConflictError(str(error), error.failed) from error
             raise
         book.remember(writes)
         return True
 
     def record_payment(
-        self, incoming: IncomingPayment, *, book: Book | None = None, extra: Sequence[Update] = ()
+        self,
+        incoming: IncomingPayment,
+        *,
+        book: Book | None = None,
+        extra: Sequence[Update] = (),
+        also: Sequence[tuple[DocumentItem, int]] = (),
     ) -> RecordedPayment:
-        """Record one payment (idempotent by its source's reference)."""
+        """Record one payment (idempotent by its source's reference), in the same transaction as the
+        caller's ``also`` replaces; a conflict on those is the caller's (:class:`HeldWriteConflictError`)."""
         book = book or self.book()
         for _ in TRANSACTION_RETRIES.tries():
             now = self._clock.now()
             planned = self.plan_payment(incoming, book, now)
             try:
-                if self.commit(planned, book, extra):
+                if self.commit(planned, book, extra, also):
                     return RecordedPayment(planned.payment, False, planned.payment.became_paid)
+            except HeldWriteConflictError:
+                raise
             except WriteConflictError:
                 continue
             stored = self.payment(incoming.payment_id)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chalicelib.payments.records import (
     ChargeRecord,
     PaymentSetup,
@@ -12,7 +14,25 @@ from chalicelib.payments.records import (
     refund_keys,
     setup_keys,
 )
-from chalicelib.store.documents import DocumentStore
+from chalicelib.store import keys
+from chalicelib.store.documents import DocumentItem, DocumentStore
+
+
+@dataclass(frozen=True)
+class HeldCharge:
+    """A charge record as just read, with its version and its invoice's item (None when not read or
+    gone): what settling the charge needs, so that it is not read again."""
+
+    record: ChargeRecord
+    version: int
+    invoice: DocumentItem | None = None
+
+
+def held_charge(item: DocumentItem | None, invoice: DocumentItem | None = None) -> HeldCharge | None:
+    """A charge record's stored item (and its invoice's) as a :class:`HeldCharge`, None when absent."""
+    if item is None or item.doc is None:
+        return None
+    return HeldCharge(item.document(ChargeRecord), int(item.version), invoice)
 
 
 class PaymentRecords:
@@ -34,6 +54,12 @@ class PaymentRecords:
         if found is None or found.doc is None:
             return None
         return found.document(ChargeRecord), int(found.version)
+
+    def charge_and_invoice(self, invoice_id: str) -> HeldCharge | None:
+        """An invoice's charge record and the invoice, in one round trip."""
+        charge, invoice = (charge_keys(invoice_id).pk, "CHARGE"), (keys.invoice(invoice_id).pk, "INVOICE")
+        found = self._store.batch_get([charge, invoice])
+        return held_charge(found.get(charge), found.get(invoice))
 
     def refund_record(self, credit_note_id: str) -> tuple[RefundRecord, int] | None:
         """A credit note's refund record and its version."""
