@@ -101,7 +101,7 @@ class ChargeDueInvoices:
         """What charging these invoices reads, in three round trips for all of them: the invoices and
         their charge records, then their subscriptions, then their agreements' set-ups."""
         found = self._ctx.store.batch_get(
-            key for i in invoice_ids for key in ((keys.invoice(i).pk, "INVOICE"), _charge_key(i))
+            key for i in invoice_ids for key in (_invoice_key(i), _charge_key(i))
         )
         invoices = [item.document(Invoice) for i in invoice_ids if (item := found.get(_invoice_key(i)))]
         subscriptions = self._ctx.store.batch_get(

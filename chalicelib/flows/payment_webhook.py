@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.flows.payment_context import PaymentContext
 from chalicelib.flows.reconcile_payment import ReconcilePayment
 from chalicelib.observability import logger
+from chalicelib.payments.vipps import invoice_id_for
 
 
 class PaymentWebhook:
@@ -25,7 +26,18 @@ class PaymentWebhook:
         event_type = str(message.get("event_type"))
         if provider == "vipps":
             if message.get("charge_ref"):
-                target = self._records.follow(provider, str(message["charge_ref"]))
+                charge_ref = str(message["charge_ref"])
+                # A Vipps charge's id is its invoice's (the orderId we gave): the record and invoice are
+                # read at once, and the lookup is needed only when the record is not that charge's.
+                held = self._records.charge_and_invoice(invoice_id_for(charge_ref))
+                if (
+                    held is not None
+                    and held.record.provider == provider
+                    and held.record.charge_ref == charge_ref
+                ):
+                    self._reconcile.reconcile_charge(held.record.invoice_id, held)
+                    return "charge"
+                target = self._records.follow(provider, charge_ref)
                 if target is not None and target[0].startswith("PAYCHARGE#"):
                     self._reconcile.reconcile_charge(target[0].removeprefix("PAYCHARGE#"))
                     return "charge"

@@ -66,6 +66,12 @@ def order_id_for(invoice_id: str) -> str:
     return order_id
 
 
+def invoice_id_for(charge_id: str) -> str:
+    """The invoice a Vipps ``chargeId`` (its ``orderId``) was made for, if our ids have no dashes (ours
+    never do): the inverse of :func:`order_id_for`. A guess to check against the charge record."""
+    return charge_id.replace("-", "_")
+
+
 def _nok(amount: Money) -> None:
     # Recurring v3 takes NOK only (CurrencyV3).
     if amount.currency != Currency.NOK:

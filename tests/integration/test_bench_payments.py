@@ -42,10 +42,11 @@ def test_the_payment_renewals_benchmark_counts_provider_and_dynamodb_requests_pe
         # transactions a renewal (the record marked, then opened); a card is paid on creation, so its
         # settlement (one BatchGetItem, one transaction) is part of the job.
         assert 0 < per_sub(charging[6]) <= (2.25 if method == "vipps" else 4.25)
-        # The worker: the reference, the record with its invoice, then (Vipps) the account, settings and
-        # seller, and one transaction for the payment and the record; a paid card charge stops at reading.
-        assert 0 < per_sub(worker[6]) <= (4.0 if method == "vipps" else 2.0)
-        assert per_sub(rows[(method, "renewal settled by webhook")][6]) <= 8.3
+        # The worker: Vipps' record with its invoice (the charge id is the invoice's), the account, settings
+        # and seller, and one transaction for the payment and the record; a card's reference, then its
+        # record, already paid.
+        assert 0 < per_sub(worker[6]) <= (3.0 if method == "vipps" else 2.0)
+        assert per_sub(rows[(method, "renewal settled by webhook")][6]) <= (7.3 if method == "vipps" else 8.3)
         assert per_sub(rows[(method, "renewal settled by polling")][6]) <= RENEWAL_GOAL
     vipps = {phase: per_sub(row[4]) for (method, phase), row in rows.items() if method == "vipps"}
     card = {phase: per_sub(row[4]) for (method, phase), row in rows.items() if method == "card"}

@@ -1,10 +1,13 @@
 """Settling a renewal's charge: the ledger payment and the charge record's move to ``paid`` are one
 transaction, read in two round trips (the record with its invoice, then the account, the seller's ledger
 settings and the seller), and a record that changed since it was read, or a payment recorded before
-without it, still ends in one payment and a paid record."""
+without it, still ends in one payment and a paid record. A Vipps webhook names its charge by the
+invoice's orderId: the worker reads the record without the reference lookup, and a charge id that is not
+one of ours changes nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,8 +17,10 @@ from chalicelib.clock import FixedClock
 from chalicelib.container import Services
 from chalicelib.ledger.models import IncomingMethod
 from chalicelib.ledger.service import IncomingPayment
+from chalicelib.payments.intake import event_message
 from chalicelib.payments.reading import PaymentRecords
 from chalicelib.payments.records import ChargeState, charge_item
+from chalicelib.payments.vipps import order_id_for
 from chalicelib.values import PaymentMethod
 from infra.awscalls import count_aws_requests, install
 from infra.simulators.vipps import due_instant
@@ -109,3 +114,48 @@ def test_a_payment_recorded_before_without_the_record_still_marks_it_paid(
     record = services.payment_flows.reconcile.reconcile_charge(payer.invoice.id)
     assert record is not None and record.state == ChargeState.PAID
     assert_paid_once(services, payer, earlier.payment.id)
+
+
+def vipps_message(payer: Payer, charge_ref: str) -> dict[str, object]:
+    """The queued message of Vipps' ``recurring.charge-captured.v1`` webhook for ``charge_ref``."""
+    message: dict[str, object] = json.loads(
+        event_message(
+            "vipps",
+            f"vipps-captured-{charge_ref}",
+            "recurring.charge-captured.v1",
+            agreement_ref=payer.agreement_ref,
+            charge_ref=charge_ref,
+        )
+    )
+    return message
+
+
+def test_a_vipps_webhook_finds_its_charge_by_the_invoice_id_it_carries(
+    moto_endpoint: str, sims: Simulators
+) -> None:
+    install()
+    services, payer = taken_charge(moto_endpoint, sims)
+    found = PaymentRecords(services.documents).charge(payer.invoice.id)
+    assert found is not None and found[0].charge_ref is not None
+    fresh = bind(services.settings)  # a new Lambda instance: nothing cached
+    fresh.clock = FixedClock(services.clock.now())
+    with count_aws_requests() as counter:
+        outcome = fresh.payment_flows.webhook.process_event(vipps_message(payer, found[0].charge_ref))
+    assert outcome == "charge"
+    dynamodb = {name: n for name, n in counter.by_operation().items() if name.startswith("dynamodb.")}
+    # no reference lookup: Vipps' charge id is the invoice's orderId
+    assert dynamodb == {"dynamodb.BatchGetItem": 2, "dynamodb.TransactWriteItems": 1}
+    assert_paid_once(services, payer)
+
+
+def test_a_vipps_charge_id_that_names_no_charge_of_ours_changes_nothing(
+    moto_endpoint: str, sims: Simulators
+) -> None:
+    services, payer = taken_charge(moto_endpoint, sims)
+    # Another invoice's id form, and an id that is no invoice's at all: neither is this charge's, so the
+    # worker reconciles the agreement the event names (as for any charge it does not know).
+    for charge_ref in (order_id_for("inv_NOT_OURS"), "chr-4711"):
+        outcome = services.payment_flows.webhook.process_event(vipps_message(payer, charge_ref))
+        assert outcome == "agreement"
+    found = PaymentRecords(services.documents).charge(payer.invoice.id)
+    assert found is not None and found[0].state == ChargeState.OPEN
