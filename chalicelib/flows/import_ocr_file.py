@@ -41,7 +41,8 @@ from chalicelib.ledger.models import (
     RejectionReason,
 )
 from chalicelib.ledger.posting import Book, TallyItem, Update, tally
-from chalicelib.ledger.service import ATTEMPTS, IncomingPayment, LedgerService, RecordedPayment, backoff
+from chalicelib.ledger.recording import IncomingPayment, RecordedPayment
+from chalicelib.ledger.service import ATTEMPTS, LedgerService, backoff
 from chalicelib.money import Currency
 from chalicelib.observability import logger
 from chalicelib.store import keys

@@ -27,7 +27,7 @@ from chalicelib.flows.payment_context import (
 )
 from chalicelib.flows.payment_notices import PaymentNotices
 from chalicelib.ledger.posting import Book, payment_failed_event
-from chalicelib.ledger.service import HeldWriteConflictError, IncomingPayment
+from chalicelib.ledger.recording import HeldWriteConflictError, IncomingPayment
 from chalicelib.money import Money
 from chalicelib.observability import logger
 from chalicelib.payments.card_expiry import activation_record, record_item
@@ -47,6 +47,8 @@ from chalicelib.store.documents import DocumentItem, WriteConflictError, documen
 from chalicelib.subscriptions.models import AgreementStatus as OurAgreementStatus
 from chalicelib.subscriptions.models import PaymentAgreement, Subscription, SubscriptionStatus
 from chalicelib.subscriptions.writes import subscription_item
+
+_CONFLICT = object()  # the record changed while the payment was being recorded: read it again
 
 
 class ReconcilePayment:
@@ -184,7 +186,7 @@ class ReconcilePayment:
         result = self._ctx.adapter(record.method).charge_status(record.agreement_ref, record.charge_ref)
         return self.apply_charge(invoice_id, result, held)
 
-    def apply_charge(  # noqa: PLR0911, PLR0912 - one outcome per provider status
+    def apply_charge(
         self, invoice_id: str, result: ChargeResult, held: HeldCharge | None = None
     ) -> ChargeRecord | None:
         """Move an invoice's charge record forward to what the provider reports (idempotent):
@@ -193,71 +195,91 @@ class ReconcilePayment:
         customer told when the agreement was stopped). ``held``: the record (and its invoice) as the
         caller has just read them, used for the first attempt; a conflict reads them again."""
         for _ in range(ATTEMPTS):
-            if held is not None:
-                record, version, invoice = held.record, held.version, held.invoice
-                held = None
-            else:
-                found = self._records.charge(invoice_id)
-                if found is None:
-                    return None
-                (record, version), invoice = found, None
+            current = held or self._held(invoice_id)
+            held = None
+            if current is None:
+                return None
+            record, version, invoice = current.record, current.version, current.invoice
             now = self._ctx.clock.now()
             update: dict[str, Any] = {"provider_status": result.provider_status, "updated_at": now}
-            events: list[Event] = []
             if result.charge_ref and record.charge_ref is None:
                 update["charge_ref"] = result.charge_ref
+            events: list[Event] = []
             paid = result.captured or result.amount
             if result.status in PAID_STATES and paid is not None and paid.amount > 0:
                 if record.state == ChargeState.PAID:
                     return record
-                incoming, book = self._incoming(
-                    record, result.charge_ref or record.charge_ref or "", paid, now, invoice
-                )
-                update |= {
-                    "state": ChargeState.PAID,
-                    "paid_amount": paid.amount,
-                    "payment_id": incoming.payment_id,
-                }
-                changed = record.model_copy(update=update)
-                try:
-                    recorded = self._ctx.ledger.record_payment(
-                        incoming, book=book, also=[(charge_item(changed, version), version)]
-                    )
-                except HeldWriteConflictError:
-                    continue  # the record changed meanwhile: read it again
-                if not recorded.duplicate:
-                    logger.info("charge paid", extra={"invoice_id": invoice_id, "provider": record.provider})
-                    return changed
+                settled = self._settle(current, result, paid, update, now)
+                if settled is _CONFLICT:
+                    continue
+                if isinstance(settled, ChargeRecord):
+                    return settled
                 # Recorded before without this record (a payment of the same charge reported another
                 # way): the record's move is written on its own, below.
-            elif result.status == ChargeStatus.FAILED:
-                if record.state not in OPEN_CHARGE:
-                    return record
-                failed, events = self._failure(record, result, now, invoice)
-                update |= failed
-            elif result.status == ChargeStatus.CANCELLED:
-                if record.state not in OPEN_CHARGE:
-                    return record
-                update["state"] = ChargeState.CANCELLED
             else:
-                if record.state != ChargeState.CREATING:
+                moved = self._unpaid_move(record, result, now, invoice)
+                if moved is None:
                     return record
-                update["state"] = ChargeState.OPEN
+                update |= moved[0]
+                events = moved[1]
             changed = record.model_copy(update=update)
             try:
                 self._ctx.store.write([], [(charge_item(changed, version), version)], events=events)
             except WriteConflictError:
                 continue
-            if changed.state == ChargeState.CANCELLED:
-                setup = self.reconcile_setup(record.agreement_id)
-                if setup is not None and setup.state in (SetupState.STOPPED, SetupState.EXPIRED):
-                    self._notices.stopped(setup, invoice_id, only_if_open=True)
-            logger.info(
-                "charge updated",
-                extra={"invoice_id": invoice_id, "state": changed.state.value, "provider": record.provider},
-            )
+            self._after_move(changed, record, invoice_id)
             return changed
         return None
+
+    def _held(self, invoice_id: str) -> HeldCharge | None:
+        """The invoice's charge record, read now (its invoice not read)."""
+        found = self._records.charge(invoice_id)
+        return HeldCharge(found[0], found[1]) if found is not None else None
+
+    def _settle(
+        self, held: HeldCharge, result: ChargeResult, paid: Money, update: dict[str, Any], now: datetime
+    ) -> ChargeRecord | object | None:
+        """Record the charge's payment with the record's move to ``paid``, in one transaction: the record
+        as moved, :data:`_CONFLICT` when the record changed meanwhile, None when the payment had been
+        recorded before (``update`` then holds the move, to be written on its own)."""
+        record = held.record
+        incoming, book = self._incoming(
+            record, result.charge_ref or record.charge_ref or "", paid, now, held.invoice
+        )
+        update |= {"state": ChargeState.PAID, "paid_amount": paid.amount, "payment_id": incoming.payment_id}
+        changed = record.model_copy(update=update)
+        try:
+            recorded = self._ctx.ledger.record_payment(
+                incoming, book=book, also=[(charge_item(changed, held.version), held.version)]
+            )
+        except HeldWriteConflictError:
+            return _CONFLICT
+        if recorded.duplicate:
+            return None
+        logger.info("charge paid", extra={"invoice_id": record.invoice_id, "provider": record.provider})
+        return changed
+
+    def _unpaid_move(
+        self, record: ChargeRecord, result: ChargeResult, now: datetime, invoice: DocumentItem | None
+    ) -> tuple[dict[str, Any], list[Event]] | None:
+        """What a failed, cancelled or still open charge changes on its record (and the events), or None
+        when the record is already past it."""
+        if result.status == ChargeStatus.FAILED:
+            return self._failure(record, result, now, invoice) if record.state in OPEN_CHARGE else None
+        if result.status == ChargeStatus.CANCELLED:
+            return ({"state": ChargeState.CANCELLED}, []) if record.state in OPEN_CHARGE else None
+        return ({"state": ChargeState.OPEN}, []) if record.state == ChargeState.CREATING else None
+
+    def _after_move(self, changed: ChargeRecord, record: ChargeRecord, invoice_id: str) -> None:
+        """A cancelled charge whose agreement was stopped tells the customer; every move is logged."""
+        if changed.state == ChargeState.CANCELLED:
+            setup = self.reconcile_setup(record.agreement_id)
+            if setup is not None and setup.state in (SetupState.STOPPED, SetupState.EXPIRED):
+                self._notices.stopped(setup, invoice_id, only_if_open=True)
+        logger.info(
+            "charge updated",
+            extra={"invoice_id": invoice_id, "state": changed.state.value, "provider": record.provider},
+        )
 
     def _failure(
         self, record: ChargeRecord, result: ChargeResult, now: datetime, invoice: DocumentItem | None

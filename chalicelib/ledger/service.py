@@ -9,15 +9,13 @@ transaction per event, with the events of that change (``payment.received``, ``i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.clock import Clock
 from chalicelib.errors import NotFoundError, UnavailableError
 from chalicelib.ledger import rules
 from chalicelib.ledger.models import (
-    IncomingMethod,
     LedgerSettings,
     Payment,
     PaymentStatus,
@@ -40,57 +38,17 @@ from chalicelib.ledger.posting import (
     posting_writes,
     stable_id,
 )
-from chalicelib.money import Currency
+from chalicelib.ledger.recording import (
+    HeldWriteConflictError,
+    IncomingPayment,
+    PlannedPayment,
+    RecordedPayment,
+)
 from chalicelib.store import keys
 from chalicelib.store.documents import DocumentItem, DocumentStore, Page, WriteConflictError, document_item
 from chalicelib.store.transaction import TRANSACTION_RETRIES
 
 ATTEMPTS = TRANSACTION_RETRIES.attempts
-
-
-@dataclass(frozen=True)
-class IncomingPayment:
-    """Money a source (a bank file, a provider, the back office) reports as received."""
-
-    source: str
-    source_reference: str
-    method: IncomingMethod
-    amount: int
-    currency: Currency
-    paid_on: date
-    kid: str | None
-    kid_valid: bool
-    payer_account: str | None = None
-    text: str | None = None
-    file_id: str | None = None
-
-    @property
-    def payment_id(self) -> str:
-        """The payment's id: the same for every report of the same payment."""
-        return stable_id("pay", self.source, self.source_reference)
-
-
-@dataclass
-class PlannedPayment:
-    """A payment and the writes that record it; the payment item is the first create."""
-
-    payment: Payment
-    writes: LedgerWrites
-    owner: tuple[str, str, str] | None = None
-    invoice_ids: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RecordedPayment:
-    """What recording a payment did; ``duplicate`` when it had been recorded before."""
-
-    payment: Payment
-    duplicate: bool
-    became_paid: list[str]
-
-
-class HeldWriteConflictError(WriteConflictError):
-    """A payment's transaction failed on a write its caller added (read by the caller, not the ledger)."""
 
 
 def backoff(attempt: int) -> None:

@@ -18,7 +18,7 @@ from chalicelib.dunning.steps import CardRetryRequest, retry_request_keys
 from chalicelib.events import EventType
 from chalicelib.ledger.models import Account, IncomingMethod
 from chalicelib.ledger.posting import payment_failed_event
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.notifications.sender import SentNotification, marker_keys
 from chalicelib.store import keys

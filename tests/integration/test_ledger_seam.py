@@ -12,7 +12,8 @@ from chalicelib.billing.models import Invoice, InvoiceKind, InvoiceStatus
 from chalicelib.container import Services
 from chalicelib.ledger.models import IncomingMethod, LedgerSettings, OverpaymentRule
 from chalicelib.ledger.posting import LedgerWrites
-from chalicelib.ledger.service import IncomingPayment, LedgerService
+from chalicelib.ledger.recording import IncomingPayment
+from chalicelib.ledger.service import LedgerService
 from chalicelib.money import Currency
 from chalicelib.store import keys
 from chalicelib.store.documents import document_item

@@ -13,7 +13,7 @@ from chalice.test import Client
 from chalicelib.container import Services
 from chalicelib.events import EventType
 from chalicelib.ledger.models import IncomingMethod
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.notifications.queue import Notice
 from chalicelib.notifications.render import MessageKind

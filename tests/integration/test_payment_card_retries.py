@@ -25,7 +25,7 @@ from chalicelib.dunning.plan_store import new_plan_id
 from chalicelib.dunning.plans import DunningPlan, DunningStep, StepKind
 from chalicelib.dunning.steps import CardRetryRequest, retry_partition, retry_request_keys
 from chalicelib.ledger.models import IncomingMethod
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.payments.records import ChargeState, SetupState
 from chalicelib.values import PaymentMethod

@@ -20,7 +20,7 @@ from chalicelib.ledger.models import (
     OverpaymentRule,
     SuspenseStatus,
 )
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.store.documents import WriteConflictError
 from tests.support.events import recorded_events

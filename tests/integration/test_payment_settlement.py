@@ -16,7 +16,7 @@ import pytest
 from chalicelib.clock import FixedClock
 from chalicelib.container import Services
 from chalicelib.ledger.models import IncomingMethod
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.payments.intake import event_message
 from chalicelib.payments.reading import PaymentRecords
 from chalicelib.payments.records import ChargeState, charge_item

@@ -16,7 +16,7 @@ from chalice.test import Client
 
 from chalicelib.container import Services
 from chalicelib.ledger.models import IncomingMethod
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.money import Currency
 from tests.support.catalog import SELLER, Http, person, reminder_only_plan
 

@@ -15,7 +15,7 @@ from chalicelib.container import Services
 from chalicelib.errors import ConflictError
 from chalicelib.events import Event, EventType
 from chalicelib.ledger.models import IncomingMethod
-from chalicelib.ledger.service import IncomingPayment
+from chalicelib.ledger.recording import IncomingPayment
 from chalicelib.money import Currency
 from chalicelib.store import keys
 from chalicelib.subscriptions.models import StopWhen, Subscription, SubscriptionStatus

@@ -195,7 +195,7 @@ def pay(stack: LocalStack, api: Api, invoice_id: str, amount: int | None = None)
         partial.rename(inbox / f"giro-{number}-{invoice_id}.txt")
     else:
         from chalicelib.ledger.models import IncomingMethod
-        from chalicelib.ledger.service import IncomingPayment
+        from chalicelib.ledger.recording import IncomingPayment
         from chalicelib.money import Currency
 
         stack.services.ledger.record_payment(
