@@ -20,8 +20,8 @@ from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import SendStatus
 from chalicelib.subscriptions.models import StopWhen, SubscriptionStatus
 from tests.support.catalog import Catalog, Http
-from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, world
-from tests.support.events import dispatch_events, recorded_events
+from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, take_notices, world
+from tests.support.events import recorded_events
 
 
 @pytest.fixture
@@ -40,18 +40,7 @@ def shop(
 def queued(services: Services) -> list[Notice]:
     """Dispatch the recorded events, then take every notice off the notification queue (nothing is
     sent)."""
-    dispatch_events(services)
-    notices: list[Notice] = []
-    url = services.settings.notification_queue_url
-    while True:
-        received = services.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not received:
-            return notices
-        notices += [Notice.parse(message["Body"]) for message in received]
-        services.sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
-        )
+    return take_notices(services)
 
 
 def test_an_order_is_confirmed_and_its_invoice_sent_with_the_pdf_once(
