@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
-from chalice.test import Client
-
 from chalicelib.container import Services
 from chalicelib.events import EventType
 from chalicelib.ledger.models import IncomingMethod
@@ -17,22 +14,8 @@ from chalicelib.notifications.queue import Notice
 from chalicelib.notifications.sender import SendStatus
 from chalicelib.values import PaymentMethod
 from tests.integration.test_dunning_run import record_payment_failed
-from tests.support.catalog import Catalog, Http
-from tests.support.dunning import World, plain_text, send_dunning_messages, sent_mail, take_notices, world
+from tests.support.dunning import World, plain_text, send_dunning_messages, sent_mail, take_notices
 from tests.support.events import dispatch_events, recorded_events
-
-
-@pytest.fixture
-def dunned(
-    services: Services, api: Client, dunning_api: Client, admin: dict[str, str], catalog: Catalog
-) -> World:
-    return world(
-        services,
-        Http(api, admin),
-        Http(dunning_api, admin),
-        catalog.invoice_offer["id"],
-        catalog.seller["id"],
-    )
 
 
 def letter_notices(services: Services) -> list[Notice]:

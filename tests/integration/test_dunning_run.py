@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-from chalice.test import Client
-
 from chalicelib.billing.kid import DEFAULT_KID_LAYOUT
 from chalicelib.billing.models import Invoice, InvoiceStatus, LineKind
 from chalicelib.container import Services
@@ -23,24 +20,10 @@ from chalicelib.money import Currency
 from chalicelib.notifications.sender import SentNotification, marker_keys
 from chalicelib.store import keys
 from chalicelib.values import PaymentMethod
-from tests.support.catalog import Catalog, Http
-from tests.support.dunning import World, plain_text, send_dunning_messages, sent_mail, world
+from tests.support.dunning import World, plain_text, send_dunning_messages, sent_mail
 from tests.support.events import recorded_events
 
 DUNNING_EVENTS = (EventType.INVOICE_OVERDUE, EventType.DUNNING_STEP_TAKEN)
-
-
-@pytest.fixture
-def dunned(
-    services: Services, api: Client, dunning_api: Client, admin: dict[str, str], catalog: Catalog
-) -> World:
-    return world(
-        services,
-        Http(api, admin),
-        Http(dunning_api, admin),
-        catalog.invoice_offer["id"],
-        catalog.seller["id"],
-    )
 
 
 def dunning_events(invoice_id: str) -> list[tuple[str, dict[str, object]]]:

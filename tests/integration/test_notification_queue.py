@@ -20,21 +20,8 @@ from chalicelib.notifications.render import MessageKind
 from chalicelib.notifications.sender import SendStatus
 from chalicelib.subscriptions.models import StopWhen, SubscriptionStatus
 from tests.support.catalog import Catalog, Http
-from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, take_notices, world
+from tests.support.dunning import NO_PLAN, World, allow_mail, plain_text, sent_mail, take_notices
 from tests.support.events import recorded_events
-
-
-@pytest.fixture
-def shop(
-    services: Services, api: Client, dunning_api: Client, admin: dict[str, str], catalog: Catalog
-) -> World:
-    return world(
-        services,
-        Http(api, admin),
-        Http(dunning_api, admin),
-        catalog.invoice_offer["id"],
-        catalog.seller["id"],
-    )
 
 
 def queued(services: Services) -> list[Notice]:
@@ -44,9 +31,9 @@ def queued(services: Services) -> list[Notice]:
 
 
 def test_an_order_is_confirmed_and_its_invoice_sent_with_the_pdf_once(
-    shop: World, services: Services
+    dunned: World, services: Services
 ) -> None:
-    invoice = shop.order("emma@example.com", language="en", name="Emma Smith")
+    invoice = dunned.order("emma@example.com", language="en", name="Emma Smith")
     notices = queued(services)
     order_key = next(n.key for n in notices if n.kind is MessageKind.ORDER_CONFIRMATION)
     assert [n.key for n in notices] == [order_key, f"invoice-issued:{invoice.id}"]
@@ -71,9 +58,9 @@ def test_an_order_is_confirmed_and_its_invoice_sent_with_the_pdf_once(
     assert "Emma Smith" in plain_text(confirmation)
 
 
-def test_an_opted_out_customer_gets_nothing(shop: World, services: Services) -> None:
-    invoice = shop.order("ola@example.no")
-    status, changed = shop.http.patch(
+def test_an_opted_out_customer_gets_nothing(dunned: World, services: Services) -> None:
+    invoice = dunned.order("ola@example.no")
+    status, changed = dunned.http.patch(
         f"/v1/customers/{invoice.customer_id}", {"email_opt_out": True, "sms_opt_out": True}
     )
     assert (status, changed["email_opt_out"], changed["sms_opt_out"]) == (200, True, True)
@@ -83,9 +70,9 @@ def test_an_opted_out_customer_gets_nothing(shop: World, services: Services) -> 
 
 
 def test_a_payment_is_acknowledged_once_and_a_replayed_payment_records_nothing(
-    shop: World, services: Services
+    dunned: World, services: Services
 ) -> None:
-    invoice = shop.order("kari@example.no")
+    invoice = dunned.order("kari@example.no")
     queued(services)
     payment = IncomingPayment(
         source="test",
@@ -118,9 +105,9 @@ def test_a_payment_is_acknowledged_once_and_a_replayed_payment_records_nothing(
 
 
 def test_an_invoice_run_worker_that_dies_after_its_commit_loses_no_notice(
-    shop: World, services: Services, monkeypatch: pytest.MonkeyPatch
+    dunned: World, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = shop.order("kari@example.no")
+    first = dunned.order("kari@example.no")
     queued(services)
     commit = services.documents.write
 
@@ -153,8 +140,8 @@ def test_an_invoice_run_worker_that_dies_after_its_commit_loses_no_notice(
     assert sent is not None and sent.status is SendStatus.SENT
 
 
-def test_a_change_pause_and_stop_are_told(shop: World, services: Services) -> None:
-    invoice = shop.order("kari@example.no")
+def test_a_change_pause_and_stop_are_told(dunned: World, services: Services) -> None:
+    invoice = dunned.order("kari@example.no")
     queued(services)
     subscription_id = invoice.subscription_id or ""
     services.pause_subscription.pause(subscription_id, date(2027, 2, 1), date(2027, 3, 1))
@@ -234,15 +221,15 @@ def test_dunning_suspends_access_and_stops_the_subscription(
     ]
 
 
-def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, services: Services) -> None:
-    invoice = shop.order("kari@example.no")
+def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(dunned: World, services: Services) -> None:
+    invoice = dunned.order("kari@example.no")
     queued(services)
     subscription_id = invoice.subscription_id or ""
     services.change_subscription.change(subscription_id, None, 2, StopWhen.NOW)
     notices = queued(services)
     issued = [n for n in notices if n.kind is MessageKind.INVOICE_ISSUED]
     assert len(issued) == 1 and issued[0].refs["invoice_id"] != invoice.id
-    restated = shop.invoice(issued[0].refs["invoice_id"])
+    restated = dunned.invoice(issued[0].refs["invoice_id"])
     assert (restated.status, restated.subscription_id) == ("issued", subscription_id)
     assert [n.kind for n in notices].count(MessageKind.SUBSCRIPTION_CHANGED) == 1
     for notice in notices:
@@ -251,9 +238,9 @@ def test_the_invoice_of_a_change_is_sent_like_any_issued_invoice(shop: World, se
 
 
 def test_a_stop_that_dies_right_after_its_commits_still_tells_of_the_stop_and_the_restated_invoice(
-    shop: World, services: Services, monkeypatch: pytest.MonkeyPatch
+    dunned: World, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    invoice = shop.order("kari@example.no")
+    invoice = dunned.order("kari@example.no")
     queued(services)
     subscription_id = invoice.subscription_id or ""
     restated_id = f"inv_{subscription_id.removeprefix('sub_')}_r1"
@@ -267,7 +254,7 @@ def test_a_stop_that_dies_right_after_its_commits_still_tells_of_the_stop_and_th
         patch.setattr(services.drafts, "rebuild", die)
         with pytest.raises(RuntimeError):
             services.stop_subscription.stop(subscription_id, StopWhen.NOW, None)
-    assert shop.invoice(restated_id).status == "issued"
+    assert dunned.invoice(restated_id).status == "issued"
     # Nothing is lost: both events committed with their changes, and their notices come
     notices = queued(services)
     assert [n.key for n in notices] == [
