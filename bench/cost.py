@@ -35,12 +35,11 @@ from bench.meters import LambdaMeter, UnitMeter, memory_by_function, meter_invoc
 from bench.prices import USD_NOK, Usage, cost_usd, nok, requests_of
 from bench.stack import ADMIN_HEADERS, CLOCK_START, ROOT, Deployment, stack
 from chalicelib.avtalegiro.models import AvtaleGiroConfig, EntityAgreement
-from chalicelib.container import CLOCK_FUNCTION, Services
+from chalicelib.container import CLOCK_FUNCTION
 from chalicelib.orders.models import CustomerDetails, Order, OrderRequest
-from chalicelib.system.clock_service import ClockAdvanceQueue, ClockService
 from infra.awscalls import AwsCallCounter, count_aws_requests, install
 from infra.local.seed import seed_demo_catalog
-from infra.simulators.vipps import VippsSimulator
+from infra.local.stack import follow_platform_clock
 from tests.integration.test_avtalegiro_claims import mandate_file
 from tests.support.ocr import Paid, ocr_file
 from tests.support.payment_world import STRIPE_KEY, Simulators, bind, simulators, with_providers
@@ -79,27 +78,6 @@ class Month:
 def _metered() -> Iterator[Month]:
     with count_aws_requests() as calls, meter_request_units() as units, meter_invocations() as invocations:
         yield Month(calls, units, invocations)
-
-
-def _follow(services: Services, vipps: VippsSimulator) -> None:
-    """Move the Vipps simulator's clock with the platform's, as the local stack does: its charges due on a
-    day are taken on that day."""
-    vipps.now = max(vipps.now, services.clock.now())
-
-    def vipps_to(moment: datetime) -> None:
-        if moment > vipps.now:
-            vipps.advance(moment)
-            vipps.wait_for_webhooks(timeout=30)
-
-    url = services.settings.clock_queue_url
-    services.__dict__["clock_service"] = ClockService(
-        services.stored_clock,
-        services.system_store,
-        services.schedule_runner,
-        services.job_lock,
-        queue=ClockAdvanceQueue(services.sqs, url) if url else None,
-        follower=vipps_to,
-    )
 
 
 def _deployment(context: BenchContext, sims: Simulators, receiver: WebhookReceiver) -> Deployment:
@@ -241,7 +219,7 @@ def _loaded_month(
 ) -> tuple[Month, int]:
     """The measured month of a platform with ``per_method`` subscribers of each method."""
     deployment = _deployment(context, sims, receiver)
-    _follow(deployment.services, sims.vipps)
+    follow_platform_clock(deployment.services, sims.vipps)
     orders = _subscribe(deployment, sims, per_method)
     for day in (date(2027, 1, 10), date(2027, 2, 1)):  # the first and the February invoices paid
         _advance(deployment, _at(day, 10))

@@ -264,7 +264,7 @@ class LocalStack:
         for pump in services.drainer.pumps:
             pump.skip_to_latest()
         if self.vipps is not None:
-            self._follow_platform_clock(services, self.vipps)
+            follow_platform_clock(services, self.vipps)
         # Health needs a beat; the first scheduled one may be a platform minute away.
         services.heartbeat.beat(services.clock.now(), source="local-stack")
         if self.settings.seed_demo_catalog:
@@ -348,33 +348,6 @@ class LocalStack:
         self._environment.set("ABO_NOTIFICATION_OUTBOX_DIR", str(self.var_dir / "outbox"))
         sender = os.environ.get("ABO_NOTIFICATION_FROM_ADDRESS", "noreply@abo.local")
         self._client("ses").verify_email_identity(EmailAddress=sender)
-
-    def _follow_platform_clock(self, services: Services, vipps: VippsSimulator) -> None:
-        """Move the Vipps simulator's clock with the platform's. An advance steps one local day at a time:
-        into the day, then Vipps to the day's last second (its charges due that day settle and their
-        webhooks are delivered and worked, booked on that day), then the platform to the day's last second,
-        running the day's scheduled jobs (Vipps charges must be due from tomorrow)."""
-        from chalicelib.container import CLOCK_FUNCTION
-        from chalicelib.system.clock_service import ClockAdvanceQueue, ClockService
-
-        vipps.now = services.clock.now()
-
-        def vipps_to(moment: datetime) -> None:
-            if moment <= vipps.now:
-                return
-            vipps.advance(moment)
-            vipps.wait_for_webhooks(timeout=30)
-            services.drainer.drain(exclude=frozenset({CLOCK_FUNCTION}))
-
-        url = services.settings.clock_queue_url
-        services.__dict__["clock_service"] = ClockService(
-            services.stored_clock,
-            services.system_store,
-            services.schedule_runner,
-            services.job_lock,
-            queue=ClockAdvanceQueue(services.sqs, url) if url else None,
-            follower=vipps_to,
-        )
 
     def _start_workers(self, services: Services, resources: LocalResources) -> None:
         def loop(name: str, step: Callable[[], Any], interval: float) -> None:
@@ -557,3 +530,31 @@ class LocalStack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def follow_platform_clock(services: Services, vipps: VippsSimulator) -> None:
+    """Move the Vipps simulator's clock with the platform's. An advance steps one local day at a time:
+    into the day, then Vipps to the day's last second (its charges due that day settle and their
+    webhooks are delivered and worked, booked on that day), then the platform to the day's last second,
+    running the day's scheduled jobs (Vipps charges must be due from tomorrow)."""
+    from chalicelib.container import CLOCK_FUNCTION
+    from chalicelib.system.clock_service import ClockAdvanceQueue, ClockService
+
+    vipps.now = max(vipps.now, services.clock.now())
+
+    def vipps_to(moment: datetime) -> None:
+        if moment <= vipps.now:
+            return
+        vipps.advance(moment)
+        vipps.wait_for_webhooks(timeout=30)
+        services.drainer.drain(exclude=frozenset({CLOCK_FUNCTION}))
+
+    url = services.settings.clock_queue_url
+    services.__dict__["clock_service"] = ClockService(
+        services.stored_clock,
+        services.system_store,
+        services.schedule_runner,
+        services.job_lock,
+        queue=ClockAdvanceQueue(services.sqs, url) if url else None,
+        follower=vipps_to,
+    )
